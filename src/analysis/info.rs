@@ -1,0 +1,109 @@
+//! `info`: what one input is: format, sample types, header totals against the
+//! sums of the listed stacks (truncation), and mappings.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::profile::{Format, Profile};
+
+/// The facts about one input file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Info {
+    /// The path as given (`-` for stdin).
+    pub path: String,
+    /// The detected format.
+    pub format: Format,
+    /// The sample type names, in the profile's order.
+    pub sample_types: Vec<String>,
+    /// The unit of each sample type, parallel to `sample_types`.
+    pub units: Vec<String>,
+    /// The sampling period (1 when unsampled).
+    pub period: i64,
+    /// Totals stated by the header, as written (before unsampling); `null`
+    /// for formats without a header (pprof protobuf).
+    pub header_totals: Option<Map<String, Value>>,
+    /// Sums over the listed stacks, as written (comparable with the header).
+    pub listed_totals: Option<Map<String, Value>>,
+    /// Header minus listed, per sample type: what no listed stack accounts for.
+    pub remainder: Option<Map<String, Value>>,
+    /// Sums over the samples after unsampling: pprof's totals.
+    pub sample_totals: Map<String, Value>,
+    /// True when the header states more than the listed stacks hold.
+    pub truncated: bool,
+    /// Number of stacks (buckets) in the input.
+    pub stacks: usize,
+    /// Number of distinct addresses.
+    pub locations: usize,
+    /// Addresses that fall in no mapping.
+    pub unmapped_locations: usize,
+    /// Executable mappings, the main binary first.
+    pub mappings: Vec<MappingInfo>,
+}
+
+/// One mapping of an [`Info`].
+#[derive(Debug, Clone, Serialize)]
+pub struct MappingInfo {
+    /// First address, hex.
+    pub start: String,
+    /// One past the last address, hex.
+    pub limit: String,
+    /// File offset of `start`, hex.
+    pub offset: String,
+    /// The path the profile recorded.
+    pub file: String,
+    /// Build id, empty when unknown.
+    pub build_id: String,
+    /// Distinct addresses of the profile in this mapping.
+    pub locations: usize,
+}
+
+/// Describes a profile read from a single input.
+pub fn info(p: &Profile) -> Info {
+    let names: Vec<String> = p.sample_types.iter().map(|t| t.kind.clone()).collect();
+    let as_map = |values: &[i64]| -> Map<String, Value> {
+        names
+            .iter()
+            .zip(values)
+            .map(|(n, v)| (n.clone(), Value::from(*v)))
+            .collect()
+    };
+    let source = p.sources.first();
+    let header = source.and_then(|s| s.header.as_ref());
+    let totals: Vec<i64> = (0..names.len()).map(|i| p.total(i)).collect();
+    let mut per_mapping = vec![0usize; p.mappings.len()];
+    let mut unmapped = 0;
+    for loc in &p.locations {
+        match loc.mapping.and_then(|m| per_mapping.get_mut(m.0 as usize)) {
+            Some(n) => *n += 1,
+            None => unmapped += 1,
+        }
+    }
+    Info {
+        path: source.map(|s| s.path.clone()).unwrap_or_default(),
+        format: source.map(|s| s.format).unwrap_or(Format::Pprof),
+        units: p.sample_types.iter().map(|t| t.unit.clone()).collect(),
+        sample_types: names.clone(),
+        period: p.period,
+        header_totals: header.map(|h| as_map(&h.header)),
+        listed_totals: header.map(|h| as_map(&h.listed)),
+        remainder: header.map(|h| as_map(&h.remainder())),
+        sample_totals: as_map(&totals),
+        truncated: header.is_some_and(|h| h.truncated()),
+        stacks: source.map(|s| s.stacks).unwrap_or(p.samples.len()),
+        locations: p.locations.len(),
+        unmapped_locations: unmapped,
+        mappings: p
+            .mappings
+            .iter()
+            .zip(per_mapping)
+            .map(|(m, n)| MappingInfo {
+                start: format!("{:#x}", m.start.0),
+                limit: format!("{:#x}", m.limit.0),
+                offset: format!("{:#x}", m.offset.0),
+                file: m.file.clone(),
+                build_id: m.build_id.clone(),
+                locations: n,
+            })
+            .collect(),
+    }
+}

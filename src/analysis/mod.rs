@@ -1,0 +1,7 @@
+//! Stage 4, **analyze**: views computed from a profile, ready to render.
+//!
+//! Each view is a plain data structure (`Serialize` where it has a JSON
+//! form) built by one function from a [`Profile`](crate::profile::Profile).
+
+pub mod info;
+pub mod top;

@@ -1,0 +1,164 @@
+//! The library's one error type.
+//!
+//! Every variant carries the context a user needs to find the problem: the
+//! file, and for text formats the 1-based line number and the offending line
+//! (truncated). Messages are lowercase, "what failed: why".
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// heapcost's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can stop heapcost from producing an answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file (or stdin) could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        /// The file, or `-` for stdin.
+        path: String,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// An input is not a profile heapcost can read, or is malformed.
+    #[error("{path}{}: {kind}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Parse {
+        /// The file, or `-` for stdin.
+        path: String,
+        /// 1-based line number, for text formats.
+        line: Option<usize>,
+        /// What is wrong.
+        kind: ParseError,
+    },
+    /// Several profiles cannot be combined.
+    #[error("cannot merge {path} with {first}: {why}")]
+    Merge {
+        /// The profile that did not fit.
+        path: String,
+        /// The first profile of the set.
+        first: String,
+        /// Why not.
+        why: String,
+    },
+    /// A requested sample type is not in the profile.
+    #[error("{0}")]
+    SampleType(String),
+    /// A command-line value is unusable.
+    #[error("{0}")]
+    Usage(String),
+    /// Writing output failed.
+    #[error("writing output: {0}")]
+    Output(#[source] std::io::Error),
+}
+
+impl Error {
+    /// Builds a [`Error::Parse`] for `path` at an optional line.
+    pub fn parse(path: impl Into<String>, line: Option<usize>, kind: ParseError) -> Self {
+        Error::Parse {
+            path: path.into(),
+            line,
+            kind,
+        }
+    }
+
+    /// True when the error comes from a closed pipe on output (`heapcost top | head`).
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// What is wrong with an input, without the file name (see [`Error::Parse`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// The input has no bytes at all.
+    Empty,
+    /// The content matches no supported format.
+    Unrecognized {
+        /// The first bytes, printable, for the message.
+        start: String,
+    },
+    /// A gzip stream is corrupt or cut short.
+    Gzip(String),
+    /// The decompressed size passed the limit (a gzip bomb, or a mistake).
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// A header was read but no stack follows it.
+    NoStacks,
+    /// A text line could not be understood.
+    Line {
+        /// Why.
+        why: String,
+        /// The offending line, truncated to 120 characters.
+        text: String,
+    },
+    /// A protobuf could not be decoded or is inconsistent.
+    Protobuf(String),
+}
+
+impl ParseError {
+    /// A text-line error quoting (a truncated copy of) the line.
+    pub fn line(why: impl Into<String>, text: &str) -> Self {
+        ParseError::Line {
+            why: why.into(),
+            text: truncate(text, 120),
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::Empty => write!(f, "empty file: not a heap profile"),
+            ParseError::Unrecognized { start } => write!(
+                f,
+                "unrecognized format: not a gperftools, jemalloc or Go heap profile nor a pprof protobuf (starts with {start:?})"
+            ),
+            ParseError::Gzip(why) => write!(f, "gzip stream is corrupt or cut short: {why}"),
+            ParseError::TooLarge { limit } => write!(
+                f,
+                "decompressed profile is larger than {limit} bytes: refusing it (a gzip bomb?)"
+            ),
+            ParseError::NoStacks => write!(f, "profile header found but no stack follows it"),
+            ParseError::Line { why, text } => write!(f, "{why}: {text:?}"),
+            ParseError::Protobuf(why) => write!(f, "malformed pprof protobuf: {why}"),
+        }
+    }
+}
+
+/// The first `max` characters of `s`, with `...` when cut.
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// A path for messages: `-` stays `-`, others print as given.
+pub fn display_path(path: &std::path::Path) -> String {
+    let p = PathBuf::from(path);
+    p.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_error_names_file_and_line() {
+        let e = Error::parse("a.heap", Some(3), ParseError::line("bad address", "@ 0xzz"));
+        assert_eq!(e.to_string(), r#"a.heap:3: bad address: "@ 0xzz""#);
+        let e = Error::parse("b.pb", None, ParseError::Protobuf("x".into()));
+        assert_eq!(e.to_string(), "b.pb: malformed pprof protobuf: x");
+    }
+
+    #[test]
+    fn truncate_is_char_safe() {
+        assert_eq!(truncate("ééé", 2), "éé...");
+        assert_eq!(truncate("ab", 5), "ab");
+    }
+}

@@ -1,0 +1,192 @@
+//! heapcost turns the heap profiles of an instrumented Envoy proxy into an
+//! answer: which filter owns the memory, what grew, and whether a change may
+//! merge.
+//!
+//! # Pipeline
+//!
+//! ```text
+//! bytes ──read──▶ Profile ──symbolize──▶ Profile(+frames) ──attribute──▶ Attributed ──analyze──▶ views ──render──▶ text/json/...
+//! ```
+//!
+//! - [`read`] sniffs the format from the content (gperftools and Go legacy
+//!   heap text, jemalloc `heap_v2`, pprof protobuf, gzip or not) and builds
+//!   the one [`profile::Profile`] model, unsampled exactly as pprof does.
+//! - [`profile`] is the model, close to `profile.proto`, with merging.
+//! - [`analysis`] computes views (`info`, `top`).
+//! - [`render`] writes them as text tables or JSON.
+//!
+//! [`run`] is the only place that chains the stages together.
+//!
+//! # Command line
+//!
+//! ```text
+//! heapcost info envoy.prof.0001.heap
+//! heapcost top --sample-type inuse_space -n 20 envoy.prof.*.heap
+//! heapcost top --format json - < envoy.prof.0013.heap
+//! ```
+
+pub mod analysis;
+pub mod error;
+pub mod profile;
+pub mod read;
+pub mod render;
+
+use std::io::Write;
+
+pub use error::{Error, Result};
+
+use analysis::info::{Info, info};
+use analysis::top::{TopSort, top};
+use profile::Profile;
+
+/// What to run, validated: the library's view of the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// The command and its own options.
+    pub command: Command,
+    /// Input files, in command-line order; `-` is standard input.
+    pub inputs: Vec<String>,
+    /// Output format. Default: text.
+    pub format: OutputFormat,
+}
+
+impl Config {
+    /// A configuration for `command` over `inputs`, text output.
+    pub fn new(command: Command, inputs: Vec<String>) -> Self {
+        Config {
+            command,
+            inputs,
+            format: OutputFormat::Text,
+        }
+    }
+}
+
+/// The subcommands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Command {
+    /// Describe each input: format, totals, truncation, mappings.
+    Info,
+    /// pprof-style flat/cum table over the merged inputs.
+    Top(TopOptions),
+}
+
+/// Options of `top`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct TopOptions {
+    /// Sample type name or index; empty selects the profile's default (pprof's rule).
+    pub sample_type: String,
+    /// Rows to show; 0 shows all. Default 0 here; the CLI defaults to 20.
+    pub nodecount: usize,
+    /// Row order. Default: flat.
+    pub sort: TopSort,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// Terminal tables.
+    #[default]
+    Text,
+    /// JSON, as documented in DESIGN.md.
+    Json,
+}
+
+/// What a run found worth telling besides its output.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Non-fatal problems, one line each, for stderr.
+    pub warnings: Vec<String>,
+}
+
+/// Runs one command, writing its output to `out`.
+pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
+    let profiles = read::read_all(&config.inputs)?;
+    let mut summary = Summary::default();
+    match &config.command {
+        Command::Info => {
+            let infos: Vec<Info> = profiles.iter().map(info).collect();
+            match config.format {
+                OutputFormat::Text => {
+                    for (i, inf) in infos.iter().enumerate() {
+                        if i > 0 {
+                            writeln!(out).map_err(Error::Output)?;
+                        }
+                        render::text::write_info(out, inf).map_err(Error::Output)?;
+                    }
+                }
+                OutputFormat::Json => {
+                    render::json::write_info(out, &infos).map_err(Error::Output)?
+                }
+            }
+        }
+        Command::Top(opts) => {
+            if let Some(w) = truncation_warning(&profiles, &opts.sample_type) {
+                summary.warnings.push(w);
+            }
+            let merged = profile::merge(profiles)?;
+            let index = merged
+                .sample_type_index(&opts.sample_type)
+                .map_err(Error::SampleType)?;
+            let table = top(&merged, index, opts.sort);
+            match config.format {
+                OutputFormat::Text => {
+                    render::text::write_top(out, &table, opts.nodecount, &config.inputs)
+                }
+                OutputFormat::Json => {
+                    render::json::write_top(out, &table, opts.nodecount, &summary.warnings)
+                }
+            }
+            .map_err(Error::Output)?;
+        }
+    }
+    Ok(summary)
+}
+
+/// One line about inputs whose header counts more than their listed stacks.
+fn truncation_warning(profiles: &[Profile], sample_type: &str) -> Option<String> {
+    let cut: Vec<&Profile> = profiles
+        .iter()
+        .filter(|p| {
+            p.sources
+                .iter()
+                .any(|s| s.header.as_ref().is_some_and(|h| h.truncated()))
+        })
+        .collect();
+    let first = cut.first()?;
+    let index = first.sample_type_index(sample_type).ok()?;
+    let (mut missing, mut header) = (0i64, 0i64);
+    for h in cut
+        .iter()
+        .flat_map(|p| &p.sources)
+        .filter_map(|s| s.header.as_ref())
+    {
+        missing = missing.saturating_add(h.remainder().get(index).copied().unwrap_or(0).max(0));
+        header = header.saturating_add(h.header.get(index).copied().unwrap_or(0));
+    }
+    let kind = &first.sample_types[index];
+    let which = if cut.len() == 1 {
+        cut[0]
+            .sources
+            .first()
+            .map(|s| s.path.clone())
+            .unwrap_or_default()
+    } else {
+        format!("{} of {} inputs", cut.len(), profiles.len())
+    };
+    let effect = if missing > 0 {
+        format!(
+            "{} {} ({}) in the headers is in no listed stack and not in these totals",
+            render::units::scaled(missing, &kind.unit),
+            kind.kind,
+            render::units::percentage(missing, header).trim()
+        )
+    } else {
+        format!("{} is complete; other sample types lost stacks", kind.kind)
+    };
+    Some(format!(
+        "{which}: truncated dump (gperftools cut it at its 1 MiB buffer): {effect}; see `heapcost info`"
+    ))
+}

@@ -1,0 +1,242 @@
+//! Merging several profiles into one by summing, as `pprof` does when given
+//! several files.
+//!
+//! Profiles merge when their sample types (names and units) and period types
+//! agree. Mappings, functions and locations are re-interned; samples with the
+//! same stack and labels are summed into one. The result keeps every input's
+//! [`Source`](super::Source) in order, and the largest sampling period.
+
+use std::collections::HashMap;
+
+use super::{
+    Function, FunctionId, Line, Location, LocationId, Mapping, MappingId, Profile, Sample,
+};
+use crate::error::{Error, Result};
+
+/// Sums `profiles` into one. One profile is returned as is; none is an error.
+pub fn merge(profiles: Vec<Profile>) -> Result<Profile> {
+    let mut iter = profiles.into_iter();
+    let Some(first) = iter.next() else {
+        return Err(Error::Usage("no profiles to merge".into()));
+    };
+    let rest: Vec<Profile> = iter.collect();
+    if rest.is_empty() {
+        return Ok(first);
+    }
+    let mut merger = Merger::new(&first);
+    merger.add(first)?;
+    for p in rest {
+        merger.add(p)?;
+    }
+    Ok(merger.out)
+}
+
+struct Merger {
+    out: Profile,
+    mappings: HashMap<Mapping, MappingId>,
+    functions: HashMap<Function, FunctionId>,
+    locations: HashMap<Location, LocationId>,
+    samples: HashMap<(Vec<LocationId>, Vec<super::Label>), usize>,
+}
+
+impl Merger {
+    fn new(first: &Profile) -> Self {
+        Merger {
+            out: Profile {
+                sample_types: first.sample_types.clone(),
+                period_type: first.period_type.clone(),
+                period: first.period,
+                default_sample_type: first.default_sample_type.clone(),
+                drop_frames: first.drop_frames.clone(),
+                keep_frames: first.keep_frames.clone(),
+                comments: first.comments.clone(),
+                time_nanos: first.time_nanos,
+                duration_nanos: first.duration_nanos,
+                ..Profile::default()
+            },
+            mappings: HashMap::new(),
+            functions: HashMap::new(),
+            locations: HashMap::new(),
+            samples: HashMap::new(),
+        }
+    }
+
+    fn add(&mut self, p: Profile) -> Result<()> {
+        self.check_compatible(&p)?;
+        self.out.period = self.out.period.max(p.period);
+        let mapping_ids: Vec<MappingId> = p
+            .mappings
+            .into_iter()
+            .map(|m| intern(&mut self.mappings, &mut self.out.mappings, m, MappingId))
+            .collect();
+        let function_ids: Vec<FunctionId> = p
+            .functions
+            .into_iter()
+            .map(|f| intern(&mut self.functions, &mut self.out.functions, f, FunctionId))
+            .collect();
+        let location_ids: Vec<LocationId> = p
+            .locations
+            .into_iter()
+            .map(|l| {
+                let loc = Location {
+                    mapping: l
+                        .mapping
+                        .and_then(|m| mapping_ids.get(m.0 as usize).copied()),
+                    lines: l
+                        .lines
+                        .iter()
+                        .filter_map(|line| {
+                            Some(Line {
+                                function: *function_ids.get(line.function.0 as usize)?,
+                                ..*line
+                            })
+                        })
+                        .collect(),
+                    ..l
+                };
+                intern(
+                    &mut self.locations,
+                    &mut self.out.locations,
+                    loc,
+                    LocationId,
+                )
+            })
+            .collect();
+        for s in p.samples {
+            let locations: Vec<LocationId> = s
+                .locations
+                .iter()
+                .filter_map(|l| location_ids.get(l.0 as usize).copied())
+                .collect();
+            let key = (locations, s.labels);
+            match self.samples.get(&key) {
+                Some(&i) => {
+                    if let Some(existing) = self.out.samples.get_mut(i) {
+                        for (a, b) in existing.values.iter_mut().zip(&s.values) {
+                            *a = a.saturating_add(*b);
+                        }
+                    }
+                }
+                None => {
+                    self.samples.insert(key.clone(), self.out.samples.len());
+                    self.out.samples.push(Sample {
+                        values: s.values,
+                        locations: key.0,
+                        labels: key.1,
+                    });
+                }
+            }
+        }
+        self.out.sources.extend(p.sources);
+        Ok(())
+    }
+
+    fn check_compatible(&self, p: &Profile) -> Result<()> {
+        let fail = |why: String| Error::Merge {
+            path: p
+                .sources
+                .first()
+                .map(|s| s.path.clone())
+                .unwrap_or_default(),
+            first: self
+                .out
+                .sources
+                .first()
+                .map(|s| s.path.clone())
+                .unwrap_or_default(),
+            why,
+        };
+        if p.sample_types != self.out.sample_types {
+            let names = |t: &[super::ValueType]| {
+                t.iter()
+                    .map(|v| format!("{}/{}", v.kind, v.unit))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(fail(format!(
+                "sample types differ ({} vs {})",
+                names(&p.sample_types),
+                names(&self.out.sample_types)
+            )));
+        }
+        if p.period_type != self.out.period_type {
+            return Err(fail("period types differ".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Returns the id of `item` in `table`, appending it when new.
+fn intern<T: Clone + Eq + std::hash::Hash, I: Copy>(
+    index: &mut HashMap<T, I>,
+    table: &mut Vec<T>,
+    item: T,
+    make_id: fn(u32) -> I,
+) -> I {
+    if let Some(id) = index.get(&item) {
+        return *id;
+    }
+    let id = make_id(u32::try_from(table.len()).expect("invariant: fewer than 2^32 table entries"));
+    table.push(item.clone());
+    index.insert(item, id);
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{AddressKind, RuntimeAddr, ValueType};
+
+    fn one(addrs: &[u64], value: i64, path: &str) -> Profile {
+        let locations: Vec<Location> = addrs
+            .iter()
+            .map(|a| Location {
+                address: RuntimeAddr(*a),
+                kind: AddressKind::ReturnAddress,
+                mapping: None,
+                lines: vec![],
+                is_folded: false,
+            })
+            .collect();
+        Profile {
+            sample_types: vec![ValueType::new("space", "bytes")],
+            samples: vec![Sample {
+                values: vec![value],
+                locations: (0..addrs.len() as u32).map(LocationId).collect(),
+                labels: vec![],
+            }],
+            locations,
+            period: 1,
+            sources: vec![super::super::Source {
+                path: path.into(),
+                format: super::super::Format::GperftoolsGrowth,
+                header: None,
+                stacks: 1,
+            }],
+            ..Profile::default()
+        }
+    }
+
+    #[test]
+    fn same_stacks_are_summed() {
+        let p = merge(vec![
+            one(&[1, 2], 10, "a"),
+            one(&[1, 2], 5, "b"),
+            one(&[2], 1, "c"),
+        ])
+        .unwrap();
+        assert_eq!(p.samples.len(), 2);
+        assert_eq!(p.total(0), 16);
+        assert_eq!(p.locations.len(), 2);
+        assert_eq!(p.sources.len(), 3);
+        p.validate().unwrap();
+    }
+
+    #[test]
+    fn different_sample_types_refuse() {
+        let mut b = one(&[1], 1, "b");
+        b.sample_types = vec![ValueType::new("inuse_space", "bytes")];
+        let err = merge(vec![one(&[1], 1, "a"), b]).unwrap_err().to_string();
+        assert!(err.contains("cannot merge b with a"), "{err}");
+    }
+}

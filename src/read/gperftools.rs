@@ -1,0 +1,327 @@
+//! gperftools heap dumps and Go's legacy text heap profile.
+//!
+//! ```text
+//! heap profile:   3535: 104943209 [ 28455: 312892871] @ heapprofile
+//!     95: 100003840 [    95: 100003840] @ 0x4006a7aa4e 0x4006a7588c ...
+//! MAPPED_LIBRARIES:
+//! 4000000000-400c2d6000 r-xp 00000000 00:00 280324      /usr/local/bin/envoy
+//! ```
+//!
+//! Each stack line is `inuse_count: inuse_bytes [alloc_count: alloc_bytes] @
+//! return addresses, leaf first`. The header's tag decides sampling:
+//! `heapprofile`, `growthz`/`growth` and `fragmentationz` are unsampled;
+//! `heap_v2/N` and `heapz_v2/N` are Poisson-sampled with mean period `N`; Go's
+//! `heap/N` is sampled with period `N/2` (Go writes twice its rate there).
+//! Sampled values are unsampled with [`unsample`], as pprof does.
+//!
+//! Sample types follow pprof: `alloc_objects, alloc_space, inuse_objects,
+//! inuse_space` when the header's allocation totals differ from its in-use
+//! totals (and are not zero), otherwise `objects, space`.
+
+use crate::error::ParseError;
+use crate::profile::{Format, HeaderTotals, Label, LabelValue, Profile, Sample, ValueType};
+
+use super::maps;
+use super::text::{
+    AddressTable, Cursor, Lines, is_blank_or_comment, lossy, parse_addresses, unsample,
+};
+
+/// A parse failure at a line (`None` for whole-file problems).
+pub(crate) type LineError = (Option<usize>, ParseError);
+
+/// How the values of one dump are laid out and unsampled.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HeapLayout {
+    /// Four sample types (alloc and in-use) rather than two.
+    pub(crate) has_alloc: bool,
+    /// The Poisson sampling period, `None` when the dump is unsampled.
+    pub(crate) rate: Option<i64>,
+}
+
+impl HeapLayout {
+    /// pprof's rule: allocation totals that differ from the in-use ones, and
+    /// are not zero, make a four-type profile.
+    pub(crate) fn from_header(block: [i64; 4], rate: Option<i64>) -> Self {
+        let [inuse_count, inuse_bytes, alloc_count, alloc_bytes] = block;
+        HeapLayout {
+            has_alloc: (alloc_count != inuse_count && alloc_count != 0)
+                || (alloc_bytes != inuse_bytes && alloc_bytes != 0),
+            rate,
+        }
+    }
+
+    pub(crate) fn sample_types(&self) -> Vec<ValueType> {
+        if self.has_alloc {
+            vec![
+                ValueType::new("alloc_objects", "count"),
+                ValueType::new("alloc_space", "bytes"),
+                ValueType::new("inuse_objects", "count"),
+                ValueType::new("inuse_space", "bytes"),
+            ]
+        } else {
+            vec![
+                ValueType::new("objects", "count"),
+                ValueType::new("space", "bytes"),
+            ]
+        }
+    }
+
+    /// A value block as written, in sample-type order.
+    pub(crate) fn raw(&self, block: [i64; 4]) -> Vec<i64> {
+        let [ic, ib, ac, ab] = block;
+        if self.has_alloc {
+            vec![ac, ab, ic, ib]
+        } else {
+            vec![ic, ib]
+        }
+    }
+
+    /// A value block unsampled, in sample-type order, with the average
+    /// allocation size (pprof's `bytes` label: in-use, else allocation).
+    pub(crate) fn values(&self, block: [i64; 4]) -> Result<(Vec<i64>, i64), String> {
+        let [ic, ib, ac, ab] = block;
+        let mut block_size = 0;
+        let mut out = Vec::with_capacity(4);
+        let mut add = |count: i64, size: i64, what: &str| {
+            if count == 0 && size != 0 {
+                return Err(format!("{what} count is 0 but {what} bytes is {size}"));
+            }
+            if count != 0 {
+                block_size = size / count;
+            }
+            let (c, s) = match self.rate {
+                Some(rate) if count != 0 => unsample(count, size, rate),
+                _ => (count, size),
+            };
+            out.push(c);
+            out.push(s);
+            Ok(())
+        };
+        if self.has_alloc {
+            add(ac, ab, "allocation")?;
+        }
+        add(ic, ib, "in-use")?;
+        Ok((out, block_size))
+    }
+}
+
+/// The `@ tag` of a gperftools header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tag {
+    HeapProfile,
+    HeapV2(i64),
+    GoHeap(i64),
+    Growth,
+    Fragmentation,
+}
+
+/// Parses a gperftools or Go legacy heap dump.
+pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
+    let mut lines = Lines::new(data);
+    let (header_no, header_line) = lines
+        .by_ref()
+        .find(|(_, l)| !l.trim_ascii().is_empty())
+        .ok_or((None, ParseError::Empty))?;
+    let (block, tag) = parse_header(header_line)
+        .map_err(|why| (Some(header_no), ParseError::line(why, &lossy(header_line))))?;
+    let (format, period, rate) = match tag {
+        Tag::HeapProfile => (Format::GperftoolsHeap, 1, None),
+        Tag::HeapV2(n) => (Format::GperftoolsSampledHeap, n, Some(n)),
+        Tag::GoHeap(n) => (Format::GoLegacyHeap, n / 2, Some(n / 2)),
+        Tag::Growth => (Format::GperftoolsGrowth, 1, None),
+        Tag::Fragmentation => (Format::GperftoolsFragmentation, 1, None),
+    };
+    let layout = match tag {
+        Tag::Growth | Tag::Fragmentation => HeapLayout {
+            has_alloc: false,
+            rate: None,
+        },
+        _ => HeapLayout::from_header(block, rate),
+    };
+    let sample_types = layout.sample_types();
+    let mut listed = vec![0i64; sample_types.len()];
+    let mut table = AddressTable::default();
+    let mut samples = Vec::new();
+    let mut addrs = Vec::new();
+    let mut saw_maps = false;
+    for (no, raw) in lines.by_ref() {
+        if is_blank_or_comment(raw) {
+            continue;
+        }
+        if maps::is_sentinel(raw) {
+            saw_maps = true;
+            break;
+        }
+        let err = |why: String| (Some(no), ParseError::line(why, &lossy(raw)));
+        let line = raw.trim_ascii();
+        let mut c = Cursor::new(line);
+        let block = c
+            .value_block()
+            .map_err(|w| err(format!("malformed stack line: {w}")))?;
+        if !c.accept(b"@") {
+            return Err(err(
+                "malformed stack line: expected '@' before the stack".into()
+            ));
+        }
+        addrs.clear();
+        parse_addresses(c.rest(), &mut addrs).map_err(err)?;
+        let (values, block_size) = layout.values(block).map_err(err)?;
+        for (sum, v) in listed.iter_mut().zip(layout.raw(block)) {
+            *sum = sum.saturating_add(v);
+        }
+        let locations = addrs
+            .iter()
+            .map(|a| table.intern(*a))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| (Some(no), e))?;
+        samples.push(Sample {
+            values,
+            locations,
+            labels: vec![Label {
+                key: "bytes".into(),
+                value: LabelValue::Num {
+                    value: block_size,
+                    unit: String::new(),
+                },
+            }],
+        });
+    }
+    if samples.is_empty() {
+        return Err((Some(header_no), ParseError::NoStacks));
+    }
+    let mut locations = table.locations;
+    let mappings = if saw_maps {
+        maps::attach(maps::parse_maps(lines.map(|(_, l)| l)), &mut locations)
+    } else {
+        Vec::new()
+    };
+    let stacks = samples.len();
+    Ok(Profile {
+        sample_types,
+        samples,
+        locations,
+        mappings,
+        period_type: Some(ValueType::new("space", "bytes")),
+        period,
+        sources: vec![crate::profile::Source {
+            path: String::new(),
+            format,
+            header: Some(HeaderTotals {
+                header: layout.raw(block),
+                listed,
+            }),
+            stacks,
+        }],
+        ..Profile::default()
+    })
+}
+
+/// `heap profile: A: B [C: D] @ tag`, anywhere in the line (as pprof matches it).
+fn parse_header(line: &[u8]) -> Result<([i64; 4], Tag), String> {
+    let at =
+        memchr::memmem::find(line, b"heap profile:").ok_or("expected a 'heap profile:' header")?;
+    let mut c = Cursor::new(line.get(at + b"heap profile:".len()..).unwrap_or_default());
+    let block = c
+        .value_block()
+        .map_err(|w| format!("malformed header: {w}"))?;
+    if block.iter().any(|v| *v < 0) {
+        return Err("malformed header: negative total".into());
+    }
+    if !c.accept(b"@") {
+        return Err("malformed header: expected '@' before the profile type".into());
+    }
+    c.skip_ws();
+    let rest = c.rest();
+    let word_len = rest
+        .iter()
+        .take_while(|b| !b.is_ascii_whitespace() && **b != b'/')
+        .count();
+    let (word, after) = rest.split_at(word_len);
+    let period = match after.strip_prefix(b"/") {
+        Some(n) => {
+            let digits: Vec<u8> = n.iter().copied().take_while(u8::is_ascii_digit).collect();
+            if digits.is_empty() {
+                0
+            } else {
+                Cursor::new(&digits)
+                    .count("sampling period")
+                    .map_err(|w| format!("malformed header: {w}"))?
+            }
+        }
+        None => 0,
+    };
+    let tag = match word {
+        b"heapprofile" => Tag::HeapProfile,
+        b"heap_v2" | b"heapz_v2" => Tag::HeapV2(period),
+        b"heap" => Tag::GoHeap(period),
+        b"growthz" | b"growth" => Tag::Growth,
+        b"fragmentationz" | b"fragmentation" => Tag::Fragmentation,
+        other => {
+            return Err(format!(
+                "unsupported heap profile type {:?} (expected heapprofile, heap_v2/N, heapz_v2/N, heap/N, growthz)",
+                lossy(other)
+            ));
+        }
+    };
+    Ok((block, tag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str) -> Profile {
+        parse(text.as_bytes()).unwrap()
+    }
+
+    fn err(text: &str) -> (Option<usize>, String) {
+        let (line, e) = parse(text.as_bytes()).unwrap_err();
+        (line, e.to_string())
+    }
+
+    #[test]
+    fn unsampled_heapprofile_with_maps() {
+        let p = ok("heap profile:  2: 30 [ 5: 70] @ heapprofile\n\
+             1: 10 [ 2: 20] @ 0x1001 0x2002\n   1: 20 [3: 50] @ 0x1001\n\
+             MAPPED_LIBRARIES:\n1000-3000 r-xp 00000000 00:00 1 /bin/app\n");
+        assert_eq!(p.sample_types.len(), 4);
+        assert_eq!(p.samples[0].values, vec![2, 20, 1, 10]);
+        assert_eq!(p.total(3), 30);
+        assert_eq!(p.locations.len(), 2);
+        assert_eq!(p.mappings.len(), 1);
+        assert!(p.locations.iter().all(|l| l.mapping.is_some()));
+        let h = p.sources[0].header.as_ref().unwrap();
+        assert_eq!(h.remainder(), vec![0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn header_equal_totals_give_two_types() {
+        let p = ok("heap profile: 1: 10 [1: 10] @ heapz_v2/524288\n1: 10 [1: 10] @ 0x1\n");
+        assert_eq!(p.sample_types[1].kind, "space");
+        assert_eq!(p.period, 524288);
+        assert!(p.samples[0].values[1] > 10);
+    }
+
+    #[test]
+    fn go_heap_period_is_halved() {
+        let p = ok("heap profile: 1: 10 [2: 20] @ heap/1048576\n1: 10 [2: 20] @\n");
+        assert_eq!(p.period, 524288);
+        assert!(p.samples[0].locations.is_empty());
+    }
+
+    #[test]
+    fn errors_carry_line_numbers() {
+        assert_eq!(err("heap profile: 1: 1 [1: 1] @ heapprofile\n").0, Some(1));
+        let (line, msg) = err("heap profile: 1: 1 [1: 1] @ heapprofile\n# c\n1: 1 [1: 1] @ 0xzz\n");
+        assert_eq!(line, Some(3));
+        assert!(msg.contains("0xzz"), "{msg}");
+        let (line, msg) =
+            err("heap profile: 1: 1 [1: 1] @ heapprofile\n1: 99999999999999999999 [1: 1] @ 0x1\n");
+        assert_eq!(line, Some(2));
+        assert!(msg.contains("64-bit"), "{msg}");
+        let (_, msg) = err("heap profile: 1: 1 [1: 1] @ heap_v9\n1: 1 [1: 1] @ 0x1\n");
+        assert!(msg.contains("heap_v9"), "{msg}");
+        let (_, msg) = err("heap profile: 1: 1 [1: 1] @ heapprofile\n0: 5 [1: 1] @ 0x1\n");
+        assert!(msg.contains("count is 0"), "{msg}");
+    }
+}

@@ -1,0 +1,243 @@
+//! jemalloc heap dumps (`prof.dump`, `jeprof.*.heap`).
+//!
+//! ```text
+//! heap_v2/1048576
+//!   t*: 172890: 2518883822 [0: 0]          <- process totals
+//!   t0: 106: 14360 [0: 0]                  <- per-thread totals
+//! @ 0x55c282d19bbc 0x55c282d0b3c5 ...      <- a stack, leaf first
+//!   t*: 1328: 87058379 [0: 0]              <- the stack's totals
+//!   t1: 20: 1311120 [0: 0]                 <- the stack's share on thread 1
+//! MAPPED_LIBRARIES:
+//! ```
+//!
+//! Each `tN:` line under a stack becomes one sample labelled `thread=N`, as
+//! the jemalloc reader proposed for pprof (google/pprof#690) does; values are
+//! unsampled with the header's period exactly as gperftools `heap_v2` ones.
+//! A stack with no `tN:` line is taken from its `t*:` line. The header's `t*:`
+//! line is the header total; each stack's `t*:` line adds to the listed total.
+
+use crate::error::ParseError;
+use crate::profile::{
+    Format, HeaderTotals, Label, LabelValue, LocationId, Profile, Sample, Source, ValueType,
+};
+
+use super::gperftools::{HeapLayout, LineError};
+use super::maps;
+use super::text::{AddressTable, Cursor, Lines, is_blank_or_comment, lossy, parse_addresses};
+
+/// One `t*:` or `tN:` line.
+enum ThreadLine {
+    All([i64; 4]),
+    Thread(String, [i64; 4]),
+}
+
+fn parse_thread_line(line: &[u8]) -> Result<ThreadLine, String> {
+    let line = line.trim_ascii_start();
+    let colon = memchr::memchr(b':', line).ok_or("expected 't*:' or 'tN:'")?;
+    let (name, rest) = line.split_at(colon);
+    let mut c = Cursor::new(rest.get(1..).unwrap_or_default());
+    let block = c
+        .value_block()
+        .map_err(|w| format!("malformed thread line: {w}"))?;
+    c.skip_ws();
+    if !c.rest().is_empty() {
+        return Err("malformed thread line: unexpected text after ']'".into());
+    }
+    match name {
+        b"t*" => Ok(ThreadLine::All(block)),
+        [b't', id @ ..] if !id.is_empty() && id.iter().all(u8::is_ascii_digit) => {
+            Ok(ThreadLine::Thread(lossy(id), block))
+        }
+        _ => Err(format!("expected 't*:' or 'tN:', found {:?}", lossy(name))),
+    }
+}
+
+/// Parses a jemalloc `heap_v2/N` dump.
+pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
+    let mut lines = Lines::new(data).filter(|(_, l)| !is_blank_or_comment(l));
+    let (first_no, first) = lines.next().ok_or((None, ParseError::Empty))?;
+    let period = first
+        .trim_ascii()
+        .strip_prefix(b"heap_v2/")
+        .and_then(|n| Cursor::new(n).count("sampling period").ok())
+        .ok_or_else(|| {
+            (
+                Some(first_no),
+                ParseError::line("expected 'heap_v2/PERIOD'", &lossy(first)),
+            )
+        })?;
+
+    let mut header: Option<[i64; 4]> = None;
+    let mut layout: Option<HeapLayout> = None;
+    let mut listed: Vec<i64> = Vec::new();
+    let mut table = AddressTable::default();
+    let mut samples: Vec<Sample> = Vec::new();
+    let mut stack: Option<(Vec<LocationId>, Option<[i64; 4]>, usize)> = None;
+    let mut stacks = 0usize;
+    let mut addrs = Vec::new();
+    let mut saw_maps = false;
+
+    for (no, raw) in lines.by_ref() {
+        let err = |why: String| (Some(no), ParseError::line(why, &lossy(raw)));
+        if maps::is_sentinel(raw) {
+            saw_maps = true;
+            break;
+        }
+        let trimmed = raw.trim_ascii();
+        if let Some(rest) = trimmed.strip_prefix(b"@") {
+            finish_stack(stack.take(), layout, &mut samples).map_err(|e| (Some(no), e))?;
+            addrs.clear();
+            parse_addresses(rest, &mut addrs).map_err(err)?;
+            let locs = addrs
+                .iter()
+                .map(|a| table.intern(*a))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| (Some(no), e))?;
+            stack = Some((locs, None, samples.len()));
+            stacks += 1;
+            continue;
+        }
+        let thread = parse_thread_line(trimmed).map_err(err)?;
+        match (&mut stack, thread) {
+            (None, ThreadLine::All(block)) if header.is_none() => {
+                if block.iter().any(|v| *v < 0) {
+                    return Err(err("negative process total".into()));
+                }
+                let l = HeapLayout::from_header(block, Some(period));
+                listed = vec![0; l.sample_types().len()];
+                header = Some(block);
+                layout = Some(l);
+            }
+            (None, ThreadLine::All(_)) => {
+                return Err(err("a second process total 't*:' line".into()));
+            }
+            (None, ThreadLine::Thread(..)) if header.is_some() => {}
+            (None, ThreadLine::Thread(..)) => {
+                return Err(err("thread line before the 't*:' total".into()));
+            }
+            (Some((_, total, _)), ThreadLine::All(block)) => {
+                if total.is_some() {
+                    return Err(err("a second 't*:' line for one stack".into()));
+                }
+                let l = layout.ok_or_else(|| err("stack before the 't*:' total".into()))?;
+                for (sum, v) in listed.iter_mut().zip(l.raw(block)) {
+                    *sum = sum.saturating_add(v);
+                }
+                *total = Some(block);
+            }
+            (Some((locs, _, _)), ThreadLine::Thread(id, block)) => {
+                let l = layout.ok_or_else(|| err("stack before the 't*:' total".into()))?;
+                let (values, size) = l.values(block).map_err(err)?;
+                samples.push(sample(values, locs.clone(), size, Some(id)));
+            }
+        }
+    }
+    finish_stack(stack.take(), layout, &mut samples).map_err(|e| (None, e))?;
+    let (Some(header), Some(layout)) = (header, layout) else {
+        return Err((
+            Some(first_no),
+            ParseError::line("no 't*:' process total after the header", &lossy(first)),
+        ));
+    };
+    if stacks == 0 {
+        return Err((Some(first_no), ParseError::NoStacks));
+    }
+    let mut locations = table.locations;
+    let mappings = if saw_maps {
+        maps::attach(maps::parse_maps(lines.map(|(_, l)| l)), &mut locations)
+    } else {
+        Vec::new()
+    };
+    Ok(Profile {
+        sample_types: layout.sample_types(),
+        samples,
+        locations,
+        mappings,
+        period_type: Some(ValueType::new("space", "bytes")),
+        period,
+        sources: vec![Source {
+            path: String::new(),
+            format: Format::Jemalloc,
+            header: Some(HeaderTotals {
+                header: layout.raw(header),
+                listed,
+            }),
+            stacks,
+        }],
+        ..Profile::default()
+    })
+}
+
+/// Gives a stack that had no per-thread line one sample from its `t*:` line.
+fn finish_stack(
+    stack: Option<(Vec<LocationId>, Option<[i64; 4]>, usize)>,
+    layout: Option<HeapLayout>,
+    samples: &mut Vec<Sample>,
+) -> Result<(), ParseError> {
+    let Some((locs, total, first_sample)) = stack else {
+        return Ok(());
+    };
+    if samples.len() > first_sample {
+        return Ok(());
+    }
+    let (Some(block), Some(layout)) = (total, layout) else {
+        return Err(ParseError::line("stack without a 't*:' line", ""));
+    };
+    let (values, size) = layout.values(block).map_err(|w| ParseError::line(w, ""))?;
+    samples.push(sample(values, locs, size, None));
+    Ok(())
+}
+
+fn sample(
+    values: Vec<i64>,
+    locations: Vec<LocationId>,
+    size: i64,
+    thread: Option<String>,
+) -> Sample {
+    let mut labels = Vec::with_capacity(2);
+    if let Some(t) = thread {
+        labels.push(Label {
+            key: "thread".into(),
+            value: LabelValue::Str(t),
+        });
+    }
+    labels.push(Label {
+        key: "bytes".into(),
+        value: LabelValue::Num {
+            value: size,
+            unit: String::new(),
+        },
+    });
+    Sample {
+        values,
+        locations,
+        labels,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_become_samples() {
+        let p = parse(
+            b"heap_v2/1\n  t*: 3: 30 [0: 0]\n  t0: 3: 30 [0: 0]\n@ 0x10 0x20\n  t*: 3: 30 [0: 0]\n  \
+              t0: 1: 10 [0: 0]\n  t5: 2: 20 [0: 0]\n@ 0x30\n  t*: 1: 5 [0: 0]\nMAPPED_LIBRARIES:\n",
+        )
+        .unwrap();
+        assert_eq!(p.samples.len(), 3);
+        assert_eq!(p.total(1), 35);
+        assert_eq!(p.sample_types[0].kind, "objects");
+        let h = p.sources[0].header.as_ref().unwrap();
+        assert_eq!(h.remainder(), vec![-1, -5]);
+    }
+
+    #[test]
+    fn bad_thread_line_names_line() {
+        let (line, e) =
+            parse(b"heap_v2/1\n  t*: 3: 30 [0: 0]\n@ 0x10\n  tx: 1: 1 [0: 0]\n").unwrap_err();
+        assert_eq!(line, Some(4));
+        assert!(e.to_string().contains("tN"), "{e}");
+    }
+}

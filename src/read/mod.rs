@@ -1,0 +1,156 @@
+//! Stage 1, **read**: bytes to [`Profile`].
+//!
+//! The format is decided from the content, never from the file name (see
+//! [`detect`]): gzip is removed transparently, then the text dialects are
+//! recognised by their first line, and anything else is tried as a pprof
+//! protobuf. Each dialect has its own module; all of them produce the same
+//! model, with sampled values already unsampled as pprof does and the text
+//! formats' header totals kept beside the sums of their listed stacks.
+
+pub mod detect;
+mod gperftools;
+mod jemalloc;
+pub(crate) mod maps;
+mod pprof;
+pub(crate) mod text;
+
+use std::io::Read;
+
+use rayon::prelude::*;
+
+pub use detect::Detected;
+pub use text::unsample;
+
+use crate::error::{Error, ParseError, Result};
+use crate::profile::Profile;
+
+/// The largest decompressed size accepted from a gzip stream (4 GiB).
+pub const MAX_DECOMPRESSED: u64 = 4 << 30;
+
+/// Parses one profile from its bytes; `path` names it in errors and in
+/// [`Profile::sources`].
+pub fn parse(data: &[u8], path: &str) -> Result<Profile> {
+    let fail = |line: Option<usize>, kind: ParseError| Error::parse(path, line, kind);
+    let mut inflated = Vec::new();
+    let data = if detect::is_gzip(data) {
+        gunzip(data, &mut inflated).map_err(|k| fail(None, k))?;
+        &inflated[..]
+    } else {
+        data
+    };
+    let mut profile = match detect::detect(data) {
+        Detected::Empty => return Err(fail(None, ParseError::Empty)),
+        Detected::GperftoolsText => gperftools::parse(data).map_err(|(l, k)| fail(l, k))?,
+        Detected::JemallocText => jemalloc::parse(data).map_err(|(l, k)| fail(l, k))?,
+        Detected::Other => match pprof::parse(data) {
+            Ok(p) => p,
+            Err(Some(kind)) => return Err(fail(None, kind)),
+            Err(None) => {
+                return Err(fail(
+                    None,
+                    ParseError::Unrecognized {
+                        start: detect::printable_start(data),
+                    },
+                ));
+            }
+        },
+    };
+    for s in &mut profile.sources {
+        s.path = path.to_string();
+    }
+    profile.validate().map_err(|why| {
+        fail(
+            None,
+            ParseError::Protobuf(format!("inconsistent profile: {why}")),
+        )
+    })?;
+    Ok(profile)
+}
+
+/// Reads and parses one file; `-` reads standard input.
+pub fn read_path(path: &str) -> Result<Profile> {
+    let data = read_bytes(path)?;
+    parse(&data, path)
+}
+
+/// Reads and parses several files in parallel, keeping their order. At most
+/// one of them may be `-` (standard input).
+pub fn read_all(paths: &[String]) -> Result<Vec<Profile>> {
+    if paths.iter().filter(|p| p.as_str() == "-").count() > 1 {
+        return Err(Error::Usage(
+            "standard input ('-') can be read only once".into(),
+        ));
+    }
+    paths.par_iter().map(|p| read_path(p)).collect()
+}
+
+fn read_bytes(path: &str) -> Result<Vec<u8>> {
+    let io = |source| Error::Io {
+        path: path.to_string(),
+        source,
+    };
+    if path == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut buf).map_err(io)?;
+        Ok(buf)
+    } else {
+        std::fs::read(path).map_err(io)
+    }
+}
+
+fn gunzip(data: &[u8], out: &mut Vec<u8>) -> Result<(), ParseError> {
+    let mut decoder = flate2::read::MultiGzDecoder::new(data).take(MAX_DECOMPRESSED + 1);
+    decoder
+        .read_to_end(out)
+        .map_err(|e| ParseError::Gzip(e.to_string()))?;
+    if out.len() as u64 > MAX_DECOMPRESSED {
+        return Err(ParseError::TooLarge {
+            limit: MAX_DECOMPRESSED,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    const TINY: &[u8] = b"heap profile: 1: 10 [1: 10] @ heapprofile\n1: 10 [1: 10] @ 0x1\n";
+
+    #[test]
+    fn gzip_is_transparent() {
+        let p = parse(&gz(TINY), "x.gz").unwrap();
+        assert_eq!(p.total(1), 10);
+        assert_eq!(p.sources[0].path, "x.gz");
+    }
+
+    #[test]
+    fn cut_gzip_is_an_error() {
+        let z = gz(TINY);
+        let err = parse(&z[..z.len() - 6], "cut.gz").unwrap_err().to_string();
+        assert!(err.starts_with("cut.gz: gzip stream"), "{err}");
+    }
+
+    #[test]
+    fn empty_and_junk() {
+        assert_eq!(
+            parse(b"", "e").unwrap_err().to_string(),
+            "e: empty file: not a heap profile"
+        );
+        assert_eq!(
+            parse(b"\n \n", "e").unwrap_err().to_string(),
+            "e: empty file: not a heap profile"
+        );
+        let err = parse(b"\xde\xad\xbe\xef junk", "j")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("j: unrecognized format"), "{err}");
+    }
+}

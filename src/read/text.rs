@@ -1,0 +1,293 @@
+//! Shared pieces of the text-format readers: numbered lines, a byte cursor
+//! for the `count: bytes [count: bytes] @ 0x...` grammar, and interning of
+//! stack addresses into locations.
+
+use std::collections::HashMap;
+
+use crate::error::ParseError;
+use crate::profile::{AddressKind, Location, LocationId, RuntimeAddr};
+
+/// Splits a byte buffer into lines numbered from 1, without their `\n` or `\r\n`.
+pub(crate) struct Lines<'a> {
+    rest: &'a [u8],
+    number: usize,
+}
+
+impl<'a> Lines<'a> {
+    pub(crate) fn new(data: &'a [u8]) -> Self {
+        Lines {
+            rest: data,
+            number: 0,
+        }
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = (usize, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        self.number += 1;
+        let (line, rest) = match memchr::memchr(b'\n', self.rest) {
+            Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
+            None => (self.rest, &self.rest[self.rest.len()..]),
+        };
+        self.rest = rest;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        Some((self.number, line))
+    }
+}
+
+/// True for lines that carry nothing: blank, or a `#` comment.
+pub(crate) fn is_blank_or_comment(line: &[u8]) -> bool {
+    match line.trim_ascii_start().first() {
+        None => true,
+        Some(b) => *b == b'#',
+    }
+}
+
+/// Lossy text of a line, for error messages and paths.
+pub(crate) fn lossy(line: &[u8]) -> String {
+    String::from_utf8_lossy(line).into_owned()
+}
+
+/// A forward-only reader over one line's bytes.
+pub(crate) struct Cursor<'a> {
+    line: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(line: &'a [u8]) -> Self {
+        Cursor { line, pos: 0 }
+    }
+
+    /// What is left of the line.
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        self.line.get(self.pos..).unwrap_or_default()
+    }
+
+    pub(crate) fn skip_ws(&mut self) {
+        while self.line.get(self.pos).is_some_and(u8::is_ascii_whitespace) {
+            self.pos += 1;
+        }
+    }
+
+    /// Consumes `byte` after optional white space, or fails with `what`.
+    pub(crate) fn expect(&mut self, byte: u8, what: &str) -> Result<(), String> {
+        self.skip_ws();
+        if self.line.get(self.pos) == Some(&byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(format!("expected {what}"))
+        }
+    }
+
+    /// Consumes `prefix` after optional white space when it is there.
+    pub(crate) fn accept(&mut self, prefix: &[u8]) -> bool {
+        self.skip_ws();
+        if self.rest().starts_with(prefix) {
+            self.pos += prefix.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A decimal integer (optional `-`) after optional white space.
+    pub(crate) fn int(&mut self, what: &str) -> Result<i64, String> {
+        self.skip_ws();
+        let negative = self.line.get(self.pos) == Some(&b'-');
+        if negative {
+            self.pos += 1;
+        }
+        let start = self.pos;
+        let mut value: i64 = 0;
+        while let Some(d) = self.line.get(self.pos).filter(|b| b.is_ascii_digit()) {
+            let digit = i64::from(d - b'0');
+            value = value
+                .checked_mul(10)
+                .and_then(|v| {
+                    if negative {
+                        v.checked_sub(digit)
+                    } else {
+                        v.checked_add(digit)
+                    }
+                })
+                .ok_or_else(|| format!("{what} does not fit in a signed 64-bit integer"))?;
+            self.pos += 1;
+        }
+        if self.pos == start {
+            return Err(format!("expected {what} (a decimal number)"));
+        }
+        Ok(value)
+    }
+
+    /// A non-negative decimal integer.
+    pub(crate) fn count(&mut self, what: &str) -> Result<i64, String> {
+        self.skip_ws();
+        if self.line.get(self.pos) == Some(&b'-') {
+            return Err(format!("{what} is negative"));
+        }
+        self.int(what)
+    }
+
+    /// `count: bytes [count: bytes]`, the value block of gperftools and jemalloc lines.
+    pub(crate) fn value_block(&mut self) -> Result<[i64; 4], String> {
+        let inuse_count = self.int("in-use count")?;
+        self.expect(b':', "':' after the in-use count")?;
+        let inuse_bytes = self.int("in-use bytes")?;
+        self.expect(b'[', "'[' before the allocation counts")?;
+        let alloc_count = self.count("allocation count")?;
+        self.expect(b':', "':' after the allocation count")?;
+        let alloc_bytes = self.count("allocation bytes")?;
+        self.expect(b']', "']' after the allocation bytes")?;
+        Ok([inuse_count, inuse_bytes, alloc_count, alloc_bytes])
+    }
+}
+
+/// Parses the `0x...` addresses of a stack, separated by white space.
+pub(crate) fn parse_addresses(s: &[u8], out: &mut Vec<u64>) -> Result<(), String> {
+    for token in s
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|t| !t.is_empty())
+    {
+        out.push(parse_hex_address(token)?);
+    }
+    Ok(())
+}
+
+/// One `0x`-prefixed hexadecimal address.
+pub(crate) fn parse_hex_address(token: &[u8]) -> Result<u64, String> {
+    let digits = token
+        .strip_prefix(b"0x")
+        .or_else(|| token.strip_prefix(b"0X"))
+        .ok_or_else(|| format!("stack address {:?} is not 0x-prefixed hex", lossy(token)))?;
+    parse_hex(digits).ok_or_else(|| {
+        format!(
+            "stack address {:?} is not a 64-bit hexadecimal number",
+            lossy(token)
+        )
+    })
+}
+
+/// Hex digits (no prefix) to a `u64`; `None` when empty, not hex, or too long.
+pub(crate) fn parse_hex(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for d in digits {
+        let n = (*d as char).to_digit(16)?;
+        v = v.checked_mul(16)?.checked_add(u64::from(n))?;
+    }
+    Some(v)
+}
+
+/// Interns the return addresses of text stacks into locations, one per
+/// distinct address, in order of first appearance (as pprof numbers them).
+#[derive(Default)]
+pub(crate) struct AddressTable {
+    pub(crate) locations: Vec<Location>,
+    ids: HashMap<u64, LocationId>,
+}
+
+impl AddressTable {
+    /// The location for a return address written in a text dump.
+    pub(crate) fn intern(&mut self, addr: u64) -> Result<LocationId, ParseError> {
+        if let Some(id) = self.ids.get(&addr) {
+            return Ok(*id);
+        }
+        let id = LocationId(
+            u32::try_from(self.locations.len())
+                .map_err(|_| ParseError::line("more than 2^32 distinct addresses", ""))?,
+        );
+        self.locations.push(Location {
+            address: RuntimeAddr(addr),
+            kind: AddressKind::ReturnAddress,
+            mapping: None,
+            lines: Vec::new(),
+            is_folded: false,
+        });
+        self.ids.insert(addr, id);
+        Ok(id)
+    }
+}
+
+/// pprof's unsampling of a heap bucket from a Poisson-sampled dump.
+///
+/// A sampled profile records an allocation of size `S` with probability
+/// `1 - exp(-S/R)`, where `R` is the mean sampling period in bytes. Dividing
+/// by that probability estimates the true values:
+///
+/// `scale = 1 / (1 - exp(-(size/count) / rate))`, returning
+/// `(trunc(count * scale), trunc(size * scale))`.
+///
+/// Zero counts or sizes give `(0, 0)`; a `rate` of 1 or less means "not
+/// sampled" and returns the values unchanged. The float arithmetic and the
+/// truncation toward zero are pprof's (`scaleHeapSample`), so values match
+/// pprof's to the unit.
+pub fn unsample(count: i64, size: i64, rate: i64) -> (i64, i64) {
+    if count == 0 || size == 0 {
+        return (0, 0);
+    }
+    if rate <= 1 {
+        return (count, size);
+    }
+    let avg = size as f64 / count as f64;
+    let scale = 1.0 / (1.0 - (-avg / rate as f64).exp());
+    ((count as f64 * scale) as i64, (size as f64 * scale) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_numbered_and_stripped() {
+        let v: Vec<_> = Lines::new(b"a\r\nb\n\nc").collect();
+        assert_eq!(
+            v,
+            vec![
+                (1, &b"a"[..]),
+                (2, &b"b"[..]),
+                (3, &b""[..]),
+                (4, &b"c"[..])
+            ]
+        );
+    }
+
+    #[test]
+    fn value_block_parses_and_rejects() {
+        let mut c = Cursor::new(b"   95: 100003840 [    95: 100003840] @ 0x1");
+        assert_eq!(c.value_block(), Ok([95, 100003840, 95, 100003840]));
+        assert!(c.accept(b"@"));
+        assert_eq!(c.rest(), b" 0x1");
+        let mut c = Cursor::new(b"1: 99999999999999999999 [1: 1] @");
+        assert!(c.value_block().unwrap_err().contains("64-bit"));
+        let mut c = Cursor::new(b"1: 2 [-1: 1] @");
+        assert!(c.value_block().unwrap_err().contains("negative"));
+    }
+
+    #[test]
+    fn addresses() {
+        let mut v = vec![];
+        parse_addresses(b" 0x4006a7aa4e  0xffffffffffffffff", &mut v).unwrap();
+        assert_eq!(v, vec![0x4006a7aa4e, u64::MAX]);
+        assert!(parse_addresses(b"0x10000000000000000", &mut v).is_err());
+        assert!(parse_addresses(b"0xzz", &mut v).is_err());
+        assert!(parse_addresses(b"1234", &mut v).is_err());
+    }
+
+    #[test]
+    fn unsample_matches_pprof_values() {
+        // cppbench.heap's first bucket and pprof's parse of it (cppbench.heap.string).
+        assert_eq!(unsample(1, 9216, 524288), (57, 528909));
+        assert_eq!(unsample(1, 144, 524288), (3641, 524360));
+        assert_eq!(unsample(0, 0, 524288), (0, 0));
+        assert_eq!(unsample(3, 300, 1), (3, 300));
+    }
+}

@@ -1,0 +1,47 @@
+//! JSON output, following DESIGN.md's contract.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::analysis::info::Info;
+use crate::analysis::top::{Top, TopRow};
+
+#[derive(Serialize)]
+struct TopJson<'a> {
+    sample_type: &'a str,
+    unit: &'a str,
+    total: i64,
+    rows: &'a [TopRow],
+    warnings: &'a [String],
+}
+
+/// `{"sample_type", "unit", "total", "rows": [{"name", "flat", "cum"}], "warnings"}`,
+/// rows cut to `nodecount` (0: all).
+pub fn write_top(
+    out: &mut dyn Write,
+    top: &Top,
+    nodecount: usize,
+    warnings: &[String],
+) -> std::io::Result<()> {
+    let rows = if nodecount == 0 {
+        &top.rows[..]
+    } else {
+        &top.rows[..nodecount.min(top.rows.len())]
+    };
+    let view = TopJson {
+        sample_type: &top.sample_type.kind,
+        unit: &top.sample_type.unit,
+        total: top.total,
+        rows,
+        warnings,
+    };
+    serde_json::to_writer_pretty(&mut *out, &view)?;
+    writeln!(out)
+}
+
+/// An array with one object per input.
+pub fn write_info(out: &mut dyn Write, infos: &[Info]) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, infos)?;
+    writeln!(out)
+}

@@ -1,0 +1,8 @@
+//! Stage 5, **render**: views to bytes for the terminal and for machines.
+//!
+//! One function per output. Numbers are formatted here (never in callers),
+//! with pprof's units and percentages so that pprof users read them at once.
+
+pub mod json;
+pub mod text;
+pub mod units;

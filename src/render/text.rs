@@ -1,0 +1,160 @@
+//! Terminal tables.
+
+use std::io::Write;
+
+use super::units::{percentage, scaled};
+use crate::analysis::info::Info;
+use crate::analysis::top::Top;
+
+/// Writes the top table, pprof's `-text` layout, limited to `nodecount` rows
+/// (0: all). `inputs` names the files the profile came from.
+pub fn write_top(
+    out: &mut dyn Write,
+    top: &Top,
+    nodecount: usize,
+    inputs: &[String],
+) -> std::io::Result<()> {
+    let unit = top.sample_type.unit.as_str();
+    let rows = if nodecount == 0 {
+        &top.rows[..]
+    } else {
+        &top.rows[..nodecount.min(top.rows.len())]
+    };
+    let shown: i64 = rows.iter().map(|r| r.flat).sum();
+    match inputs {
+        [one] => writeln!(out, "File: {one}")?,
+        [first, rest @ ..] => writeln!(out, "Files: {first} (+{} more)", rest.len())?,
+        [] => {}
+    }
+    writeln!(out, "Type: {}", top.sample_type.kind)?;
+    writeln!(
+        out,
+        "Showing {} of {} rows, accounting for {}, {} of {} total",
+        rows.len(),
+        top.rows.len(),
+        scaled(shown, unit),
+        percentage(shown, top.total).trim(),
+        scaled(top.total, unit)
+    )?;
+    writeln!(
+        out,
+        "{:>10} {:>6} {:>6} {:>10} {:>6}",
+        "flat", "flat%", "sum%", "cum", "cum%"
+    )?;
+    let mut sum = 0i64;
+    for r in rows {
+        sum = sum.saturating_add(r.flat);
+        writeln!(
+            out,
+            "{:>10} {:>6} {:>6} {:>10} {:>6}  {}",
+            scaled(r.flat, unit),
+            percentage(r.flat, top.total),
+            percentage(sum, top.total),
+            scaled(r.cum, unit),
+            percentage(r.cum, top.total),
+            r.name
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes one input's facts.
+pub fn write_info(out: &mut dyn Write, info: &Info) -> std::io::Result<()> {
+    writeln!(out, "{}", info.path)?;
+    writeln!(out, "  format:       {}", info.format)?;
+    let types: Vec<String> = info
+        .sample_types
+        .iter()
+        .zip(&info.units)
+        .map(|(t, u)| format!("{t}/{u}"))
+        .collect();
+    writeln!(out, "  sample types: {}", types.join(" "))?;
+    let period = if info.period > 1 {
+        format!(
+            "{} (sampled; values are unsampled as pprof does)",
+            info.period
+        )
+    } else {
+        format!("{} (every allocation recorded)", info.period)
+    };
+    writeln!(out, "  period:       {period}")?;
+    writeln!(
+        out,
+        "  stacks:       {} ({} distinct addresses, {} outside every mapping)",
+        info.stacks, info.locations, info.unmapped_locations
+    )?;
+    let value = |m: &Option<serde_json::Map<String, serde_json::Value>>, k: &str| {
+        m.as_ref()
+            .and_then(|m| m.get(k))
+            .and_then(serde_json::Value::as_i64)
+    };
+    writeln!(
+        out,
+        "  {:<16} {:>16} {:>16} {:>16} {:>16}",
+        "totals", "header", "listed stacks", "missing", "after unsampling"
+    )?;
+    for (t, u) in info.sample_types.iter().zip(&info.units) {
+        let cell = |v: Option<i64>| v.map(|v| scaled(v, u)).unwrap_or_else(|| "-".into());
+        let total = info
+            .sample_totals
+            .get(t)
+            .and_then(serde_json::Value::as_i64);
+        writeln!(
+            out,
+            "    {:<14} {:>16} {:>16} {:>16} {:>16}",
+            t,
+            cell(value(&info.header_totals, t)),
+            cell(value(&info.listed_totals, t)),
+            cell(value(&info.remainder, t)),
+            cell(total)
+        )?;
+    }
+    if info.truncated {
+        writeln!(out, "  truncated:    yes: {}", truncation_words(info))?;
+    } else if info.header_totals.is_some() {
+        writeln!(
+            out,
+            "  truncated:    no (the listed stacks account for the header totals)"
+        )?;
+    }
+    writeln!(out, "  mappings:     {}", info.mappings.len())?;
+    for m in &info.mappings {
+        let id = if m.build_id.is_empty() {
+            String::new()
+        } else {
+            format!(" build-id {}", m.build_id)
+        };
+        writeln!(
+            out,
+            "    {}-{} offset {} {}{} ({} addresses)",
+            m.start, m.limit, m.offset, m.file, id, m.locations
+        )?;
+    }
+    Ok(())
+}
+
+/// One sentence saying what a truncated dump lost, for `info` and warnings.
+pub fn truncation_words(info: &Info) -> String {
+    let mut parts = Vec::new();
+    for (t, u) in info.sample_types.iter().zip(&info.units) {
+        let get = |m: &Option<serde_json::Map<String, serde_json::Value>>| {
+            m.as_ref()
+                .and_then(|m| m.get(t))
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(0)
+        };
+        let missing = get(&info.remainder);
+        if missing > 0 {
+            parts.push(format!(
+                "{} {t} ({} of the header's {})",
+                scaled(missing, u),
+                percentage(missing, get(&info.header_totals)).trim(),
+                scaled(get(&info.header_totals), u)
+            ));
+        }
+    }
+    format!(
+        "the header counts {} that no listed stack accounts for (gperftools cuts dumps at its 1 MiB buffer and drops alloc-only stacks; totals here are the listed stacks')",
+        parts.join(", ")
+    )
+}
