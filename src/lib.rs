@@ -123,9 +123,12 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
             }
         }
         Command::Top(opts) => {
-            if let Some(w) = truncation_warning(&profiles, &opts.sample_type) {
-                summary.warnings.push(w);
-            }
+            summary
+                .warnings
+                .extend(truncation_warning(&profiles, &opts.sample_type));
+            summary
+                .warnings
+                .extend(frameless_warning(&profiles, &opts.sample_type));
             let merged = profile::merge(profiles)?;
             let index = merged
                 .sample_type_index(&opts.sample_type)
@@ -143,6 +146,32 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
         }
     }
     Ok(summary)
+}
+
+/// One line about stacks without frames that the readers left out.
+fn frameless_warning(profiles: &[Profile], sample_type: &str) -> Option<String> {
+    let sources: Vec<&profile::Source> = profiles
+        .iter()
+        .flat_map(|p| &p.sources)
+        .filter(|s| s.frameless.count > 0)
+        .collect();
+    let first = profiles
+        .iter()
+        .find(|p| p.sources.iter().any(|s| s.frameless.count > 0))?;
+    let index = first.sample_type_index(sample_type).ok()?;
+    let count: usize = sources.iter().map(|s| s.frameless.count).sum();
+    let value: i64 = sources
+        .iter()
+        .map(|s| s.frameless.values.get(index).copied().unwrap_or(0))
+        .fold(0, i64::saturating_add);
+    let kind = &first.sample_types[index];
+    let paths: Vec<&str> = sources.iter().map(|s| s.path.as_str()).collect();
+    Some(format!(
+        "{}: {count} stack(s) without any frame ({} {}) are left out of the totals, as pprof -raw leaves them out",
+        paths.join(", "),
+        render::units::scaled(value, &kind.unit),
+        kind.kind
+    ))
 }
 
 /// One line about inputs whose header counts more than their listed stacks.
@@ -186,7 +215,10 @@ fn truncation_warning(profiles: &[Profile], sample_type: &str) -> Option<String>
     } else {
         format!("{} is complete; other sample types lost stacks", kind.kind)
     };
-    Some(format!(
-        "{which}: truncated dump (gperftools cut it at its 1 MiB buffer): {effect}; see `heapcost info`"
-    ))
+    let cause = first
+        .sources
+        .first()
+        .map(|s| s.format.truncation_cause())
+        .unwrap_or_default();
+    Some(format!("{which}: {effect} ({cause}); see `heapcost info`"))
 }

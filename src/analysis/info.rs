@@ -30,8 +30,14 @@ pub struct Info {
     pub sample_totals: Map<String, Value>,
     /// True when the header states more than the listed stacks hold.
     pub truncated: bool,
-    /// Number of stacks (buckets) in the input.
+    /// Number of stacks (buckets) with frames: the samples.
     pub stacks: usize,
+    /// Stacks with no frame at all, left out of the samples and totals as
+    /// `pprof -raw` leaves them out (a dump cut at its buffer can lose the
+    /// last stack's frames).
+    pub frameless_stacks: usize,
+    /// The values of the frameless stacks, per sample type (after unsampling).
+    pub frameless_totals: Map<String, Value>,
     /// Number of distinct addresses.
     pub locations: usize,
     /// Addresses that fall in no mapping.
@@ -90,6 +96,10 @@ pub fn info(p: &Profile) -> Info {
         sample_totals: as_map(&totals),
         truncated: header.is_some_and(|h| h.truncated()),
         stacks: source.map(|s| s.stacks).unwrap_or(p.samples.len()),
+        frameless_stacks: source.map(|s| s.frameless.count).unwrap_or(0),
+        frameless_totals: source
+            .map(|s| as_map(&s.frameless.values))
+            .unwrap_or_default(),
         locations: p.locations.len(),
         unmapped_locations: unmapped,
         mappings: p

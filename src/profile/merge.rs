@@ -212,6 +212,7 @@ mod tests {
                 format: super::super::Format::GperftoolsGrowth,
                 header: None,
                 stacks: 1,
+                frameless: super::super::Frameless::default(),
             }],
             ..Profile::default()
         }

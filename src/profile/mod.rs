@@ -239,6 +239,20 @@ impl fmt::Display for Format {
     }
 }
 
+impl Format {
+    /// Why a dump of this format may list fewer stacks than its header counts.
+    pub fn truncation_cause(self) -> &'static str {
+        match self {
+            Format::GperftoolsHeap => {
+                "gperftools writes at most 1 MiB per dump and drops the stacks that do not fit, alloc-only ones first"
+            }
+            _ => {
+                "the header counts more than the listed stacks hold; the file may be cut or edited"
+            }
+        }
+    }
+}
+
 /// Totals that a text dump's header states, beside what its listed stacks add up to.
 ///
 /// Both vectors run parallel to [`Profile::sample_types`] and hold values as
@@ -278,8 +292,34 @@ pub struct Source {
     pub format: Format,
     /// Header totals, for text formats that have them.
     pub header: Option<HeaderTotals>,
-    /// Number of stacks (buckets) listed in the input.
+    /// Number of stacks (buckets) with at least one frame, kept as samples.
     pub stacks: usize,
+    /// Stacks with no frame at all, left out of the samples as `pprof -raw`
+    /// and `pprof -proto` leave them out (the last line of a dump cut at its
+    /// buffer can lose its whole stack). Counted here, never silently dropped.
+    pub frameless: Frameless,
+}
+
+/// The stacks without any frame that a reader left out of the samples.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Frameless {
+    /// How many.
+    pub count: usize,
+    /// Their values (unsampled), parallel to [`Profile::sample_types`]; empty when `count` is 0.
+    pub values: Vec<i64>,
+}
+
+impl Frameless {
+    /// Records one frameless stack's values.
+    pub fn add(&mut self, values: &[i64]) {
+        if self.values.len() < values.len() {
+            self.values.resize(values.len(), 0);
+        }
+        for (sum, v) in self.values.iter_mut().zip(values) {
+            *sum = sum.saturating_add(*v);
+        }
+        self.count += 1;
+    }
 }
 
 /// A heap profile: pprof's `Profile` message, with provenance.

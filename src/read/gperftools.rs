@@ -19,7 +19,9 @@
 //! totals (and are not zero), otherwise `objects, space`.
 
 use crate::error::ParseError;
-use crate::profile::{Format, HeaderTotals, Label, LabelValue, Profile, Sample, ValueType};
+use crate::profile::{
+    Format, Frameless, HeaderTotals, Label, LabelValue, Profile, Sample, ValueType,
+};
 
 use super::maps;
 use super::text::{
@@ -144,6 +146,7 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
     let mut samples = Vec::new();
     let mut addrs = Vec::new();
     let mut saw_maps = false;
+    let mut frameless = Frameless::default();
     for (no, raw) in lines.by_ref() {
         if is_blank_or_comment(raw) {
             continue;
@@ -166,6 +169,10 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
         addrs.clear();
         parse_addresses(c.rest(), &mut addrs).map_err(err)?;
         let (values, block_size) = layout.values(block).map_err(err)?;
+        if addrs.is_empty() {
+            frameless.add(&values);
+            continue;
+        }
         for (sum, v) in listed.iter_mut().zip(layout.raw(block)) {
             *sum = sum.saturating_add(v);
         }
@@ -186,7 +193,7 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
             }],
         });
     }
-    if samples.is_empty() {
+    if samples.is_empty() && frameless.count == 0 {
         return Err((Some(header_no), ParseError::NoStacks));
     }
     let mut locations = table.locations;
@@ -211,6 +218,7 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
                 listed,
             }),
             stacks,
+            frameless,
         }],
         ..Profile::default()
     })
@@ -304,9 +312,12 @@ mod tests {
 
     #[test]
     fn go_heap_period_is_halved() {
-        let p = ok("heap profile: 1: 10 [2: 20] @ heap/1048576\n1: 10 [2: 20] @\n");
+        let p =
+            ok("heap profile: 1: 10 [2: 20] @ heap/1048576\n1: 10 [2: 20] @\n2: 1 [2: 1] @ 0x1\n");
         assert_eq!(p.period, 524288);
-        assert!(p.samples[0].locations.is_empty());
+        assert_eq!(p.samples.len(), 1);
+        assert_eq!(p.sources[0].frameless.count, 1);
+        assert_eq!(p.sources[0].frameless.values.len(), 4);
     }
 
     #[test]

@@ -18,7 +18,8 @@
 
 use crate::error::ParseError;
 use crate::profile::{
-    Format, HeaderTotals, Label, LabelValue, LocationId, Profile, Sample, Source, ValueType,
+    Format, Frameless, HeaderTotals, Label, LabelValue, LocationId, Profile, Sample, Source,
+    ValueType,
 };
 
 use super::gperftools::{HeapLayout, LineError};
@@ -72,8 +73,10 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
     let mut listed: Vec<i64> = Vec::new();
     let mut table = AddressTable::default();
     let mut samples: Vec<Sample> = Vec::new();
-    let mut stack: Option<(Vec<LocationId>, Option<[i64; 4]>, usize)> = None;
+    let mut stack: Option<Stack> = None;
+    let mut frameless = Frameless::default();
     let mut stacks = 0usize;
+    let mut empty_stacks = 0usize;
     let mut addrs = Vec::new();
     let mut saw_maps = false;
 
@@ -85,7 +88,8 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
         }
         let trimmed = raw.trim_ascii();
         if let Some(rest) = trimmed.strip_prefix(b"@") {
-            finish_stack(stack.take(), layout, &mut samples).map_err(|e| (Some(no), e))?;
+            finish_stack(stack.take(), layout, &mut samples, &mut frameless)
+                .map_err(|e| (Some(no), e))?;
             addrs.clear();
             parse_addresses(rest, &mut addrs).map_err(err)?;
             let locs = addrs
@@ -93,8 +97,15 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
                 .map(|a| table.intern(*a))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| (Some(no), e))?;
-            stack = Some((locs, None, samples.len()));
+            stack = Some(Stack {
+                locations: locs,
+                total: None,
+                threads: 0,
+            });
             stacks += 1;
+            if addrs.is_empty() {
+                empty_stacks += 1;
+            }
             continue;
         }
         let thread = parse_thread_line(trimmed).map_err(err)?;
@@ -115,24 +126,31 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
             (None, ThreadLine::Thread(..)) => {
                 return Err(err("thread line before the 't*:' total".into()));
             }
-            (Some((_, total, _)), ThreadLine::All(block)) => {
-                if total.is_some() {
+            (Some(st), ThreadLine::All(block)) => {
+                if st.total.is_some() {
                     return Err(err("a second 't*:' line for one stack".into()));
                 }
                 let l = layout.ok_or_else(|| err("stack before the 't*:' total".into()))?;
-                for (sum, v) in listed.iter_mut().zip(l.raw(block)) {
-                    *sum = sum.saturating_add(v);
+                if !st.locations.is_empty() {
+                    for (sum, v) in listed.iter_mut().zip(l.raw(block)) {
+                        *sum = sum.saturating_add(v);
+                    }
                 }
-                *total = Some(block);
+                st.total = Some(block);
             }
-            (Some((locs, _, _)), ThreadLine::Thread(id, block)) => {
+            (Some(st), ThreadLine::Thread(id, block)) => {
                 let l = layout.ok_or_else(|| err("stack before the 't*:' total".into()))?;
                 let (values, size) = l.values(block).map_err(err)?;
-                samples.push(sample(values, locs.clone(), size, Some(id)));
+                st.threads += 1;
+                if st.locations.is_empty() {
+                    frameless.add(&values);
+                } else {
+                    samples.push(sample(values, st.locations.clone(), size, Some(id)));
+                }
             }
         }
     }
-    finish_stack(stack.take(), layout, &mut samples).map_err(|e| (None, e))?;
+    finish_stack(stack.take(), layout, &mut samples, &mut frameless).map_err(|e| (None, e))?;
     let (Some(header), Some(layout)) = (header, layout) else {
         return Err((
             Some(first_no),
@@ -142,6 +160,7 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
     if stacks == 0 {
         return Err((Some(first_no), ParseError::NoStacks));
     }
+    let frameless_stacks = empty_stacks;
     let mut locations = table.locations;
     let mappings = if saw_maps {
         maps::attach(maps::parse_maps(lines.map(|(_, l)| l)), &mut locations)
@@ -162,29 +181,42 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
                 header: layout.raw(header),
                 listed,
             }),
-            stacks,
+            stacks: stacks - frameless_stacks,
+            frameless,
         }],
         ..Profile::default()
     })
 }
 
+/// A stack being read: its locations, its `t*:` line, its `tN:` lines seen.
+struct Stack {
+    locations: Vec<LocationId>,
+    total: Option<[i64; 4]>,
+    threads: usize,
+}
+
 /// Gives a stack that had no per-thread line one sample from its `t*:` line.
 fn finish_stack(
-    stack: Option<(Vec<LocationId>, Option<[i64; 4]>, usize)>,
+    stack: Option<Stack>,
     layout: Option<HeapLayout>,
     samples: &mut Vec<Sample>,
+    frameless: &mut Frameless,
 ) -> Result<(), ParseError> {
-    let Some((locs, total, first_sample)) = stack else {
+    let Some(st) = stack else {
         return Ok(());
     };
-    if samples.len() > first_sample {
+    if st.threads > 0 {
         return Ok(());
     }
-    let (Some(block), Some(layout)) = (total, layout) else {
+    let (Some(block), Some(layout)) = (st.total, layout) else {
         return Err(ParseError::line("stack without a 't*:' line", ""));
     };
     let (values, size) = layout.values(block).map_err(|w| ParseError::line(w, ""))?;
-    samples.push(sample(values, locs, size, None));
+    if st.locations.is_empty() {
+        frameless.add(&values);
+    } else {
+        samples.push(sample(values, st.locations, size, None));
+    }
     Ok(())
 }
 

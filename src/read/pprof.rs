@@ -13,8 +13,8 @@ use prost::Message;
 
 use crate::error::ParseError;
 use crate::profile::{
-    AddressKind, FileOffset, Format, Function, FunctionId, Label, LabelValue, Line, Location,
-    LocationId, Mapping, MappingId, Profile, RuntimeAddr, Sample, Source, ValueType,
+    AddressKind, FileOffset, Format, Frameless, Function, FunctionId, Label, LabelValue, Line,
+    Location, LocationId, Mapping, MappingId, Profile, RuntimeAddr, Sample, Source, ValueType,
 };
 
 #[allow(missing_docs, unreachable_pub, clippy::all)]
@@ -153,6 +153,7 @@ fn convert(p: proto::Profile) -> Result<Profile, String> {
     }
 
     let mut samples = Vec::with_capacity(p.sample.len());
+    let mut frameless = Frameless::default();
     for (i, s) in p.sample.iter().enumerate() {
         if s.value.len() != sample_types.len() {
             return Err(format!(
@@ -187,6 +188,10 @@ fn convert(p: proto::Profile) -> Result<Profile, String> {
                 Ok(Label { key, value })
             })
             .collect::<Result<Vec<_>, String>>()?;
+        if locations.is_empty() {
+            frameless.add(&s.value);
+            continue;
+        }
         samples.push(Sample {
             values: s.value.clone(),
             locations,
@@ -227,6 +232,7 @@ fn convert(p: proto::Profile) -> Result<Profile, String> {
             format: Format::Pprof,
             header: None,
             stacks,
+            frameless,
         }],
     })
 }

@@ -83,6 +83,23 @@ pub fn write_info(out: &mut dyn Write, info: &Info) -> std::io::Result<()> {
         "  stacks:       {} ({} distinct addresses, {} outside every mapping)",
         info.stacks, info.locations, info.unmapped_locations
     )?;
+    if info.frameless_stacks > 0 {
+        let parts: Vec<String> = info
+            .sample_types
+            .iter()
+            .zip(&info.units)
+            .filter_map(|(t, u)| {
+                let v = info.frameless_totals.get(t)?.as_i64()?;
+                Some(format!("{} {t}", scaled(v, u)))
+            })
+            .collect();
+        writeln!(
+            out,
+            "  frameless:    {} stack(s) without any frame, left out of the totals as pprof -raw does: {}",
+            info.frameless_stacks,
+            parts.join(", ")
+        )?;
+    }
     let value = |m: &Option<serde_json::Map<String, serde_json::Value>>, k: &str| {
         m.as_ref()
             .and_then(|m| m.get(k))
@@ -154,7 +171,8 @@ pub fn truncation_words(info: &Info) -> String {
         }
     }
     format!(
-        "the header counts {} that no listed stack accounts for (gperftools cuts dumps at its 1 MiB buffer and drops alloc-only stacks; totals here are the listed stacks')",
-        parts.join(", ")
+        "the header counts {} that no listed stack accounts for ({}); totals here are the listed stacks'",
+        parts.join(", "),
+        info.format.truncation_cause()
     )
 }

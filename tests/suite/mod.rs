@@ -1,2 +1,3 @@
 mod common;
+mod corpus;
 mod pprof_strings;
