@@ -5,7 +5,6 @@
 //! (truncated). Messages are lowercase, "what failed: why".
 
 use std::fmt;
-use std::path::PathBuf;
 
 /// heapcost's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -116,7 +115,7 @@ impl fmt::Display for ParseError {
             ParseError::Empty => write!(f, "empty file: not a heap profile"),
             ParseError::Unrecognized { start } => write!(
                 f,
-                "unrecognized format: not a gperftools, jemalloc or Go heap profile nor a pprof protobuf (starts with {start:?})"
+                "unrecognized format: not a gperftools, jemalloc or Go heap profile nor a pprof protobuf (starts with \"{start}\")"
             ),
             ParseError::Gzip(why) => write!(f, "gzip stream is corrupt or cut short: {why}"),
             ParseError::TooLarge { limit } => write!(
@@ -136,12 +135,6 @@ fn truncate(s: &str, max: usize) -> String {
         Some((i, _)) => format!("{}...", &s[..i]),
         None => s.to_string(),
     }
-}
-
-/// A path for messages: `-` stays `-`, others print as given.
-pub fn display_path(path: &std::path::Path) -> String {
-    let p = PathBuf::from(path);
-    p.display().to_string()
 }
 
 #[cfg(test)]

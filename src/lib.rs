@@ -103,10 +103,10 @@ pub struct Summary {
 
 /// Runs one command, writing its output to `out`.
 pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
-    let profiles = read::read_all(&config.inputs)?;
     let mut summary = Summary::default();
     match &config.command {
         Command::Info => {
+            let profiles = read::read_all(&config.inputs)?;
             let infos: Vec<Info> = profiles.iter().map(info).collect();
             match config.format {
                 OutputFormat::Text => {
@@ -123,16 +123,12 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
             }
         }
         Command::Top(opts) => {
-            summary
-                .warnings
-                .extend(truncation_warning(&profiles, &opts.sample_type));
-            summary
-                .warnings
-                .extend(frameless_warning(&profiles, &opts.sample_type));
-            let merged = profile::merge(profiles)?;
-            let index = merged
-                .sample_type_index(&opts.sample_type)
-                .map_err(Error::SampleType)?;
+            let merged = read::read_merged(&config.inputs)?;
+            let index = merged.sample_type_index(&opts.sample_type).map_err(|why| {
+                Error::SampleType(format!("{}: {why}", inputs_label(&config.inputs)))
+            })?;
+            summary.warnings.extend(truncation_warning(&merged, index));
+            summary.warnings.extend(frameless_warning(&merged, index));
             let table = top(&merged, index, opts.sort);
             match config.format {
                 OutputFormat::Text => {
@@ -148,23 +144,31 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
     Ok(summary)
 }
 
+/// `a.heap`, or `a.heap (+12 more)`, to name the inputs in a message.
+fn inputs_label(inputs: &[String]) -> String {
+    match inputs {
+        [] => String::new(),
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} (+{} more)", rest.len()),
+    }
+}
+
 /// One line about stacks without frames that the readers left out.
-fn frameless_warning(profiles: &[Profile], sample_type: &str) -> Option<String> {
-    let sources: Vec<&profile::Source> = profiles
+fn frameless_warning(merged: &Profile, index: usize) -> Option<String> {
+    let sources: Vec<&profile::Source> = merged
+        .sources
         .iter()
-        .flat_map(|p| &p.sources)
         .filter(|s| s.frameless.count > 0)
         .collect();
-    let first = profiles
-        .iter()
-        .find(|p| p.sources.iter().any(|s| s.frameless.count > 0))?;
-    let index = first.sample_type_index(sample_type).ok()?;
+    if sources.is_empty() {
+        return None;
+    }
     let count: usize = sources.iter().map(|s| s.frameless.count).sum();
     let value: i64 = sources
         .iter()
         .map(|s| s.frameless.values.get(index).copied().unwrap_or(0))
         .fold(0, i64::saturating_add);
-    let kind = &first.sample_types[index];
+    let kind = merged.sample_types.get(index)?;
     let paths: Vec<&str> = sources.iter().map(|s| s.path.as_str()).collect();
     Some(format!(
         "{}: {count} stack(s) without any frame ({} {}) are left out of the totals, as pprof -raw leaves them out",
@@ -175,35 +179,27 @@ fn frameless_warning(profiles: &[Profile], sample_type: &str) -> Option<String> 
 }
 
 /// One line about inputs whose header counts more than their listed stacks.
-fn truncation_warning(profiles: &[Profile], sample_type: &str) -> Option<String> {
-    let cut: Vec<&Profile> = profiles
+fn truncation_warning(merged: &Profile, index: usize) -> Option<String> {
+    let cut: Vec<&profile::Source> = merged
+        .sources
         .iter()
-        .filter(|p| {
-            p.sources
-                .iter()
-                .any(|s| s.header.as_ref().is_some_and(|h| h.truncated()))
-        })
+        .filter(|s| s.header.as_ref().is_some_and(|h| h.truncated()))
         .collect();
     let first = cut.first()?;
-    let index = first.sample_type_index(sample_type).ok()?;
     let (mut missing, mut header) = (0i64, 0i64);
-    for h in cut
-        .iter()
-        .flat_map(|p| &p.sources)
-        .filter_map(|s| s.header.as_ref())
-    {
+    for h in cut.iter().filter_map(|s| s.header.as_ref()) {
         missing = missing.saturating_add(h.remainder().get(index).copied().unwrap_or(0).max(0));
         header = header.saturating_add(h.header.get(index).copied().unwrap_or(0));
     }
-    let kind = &first.sample_types[index];
+    let kind = merged.sample_types.get(index)?;
     let which = if cut.len() == 1 {
-        cut[0]
-            .sources
-            .first()
-            .map(|s| s.path.clone())
-            .unwrap_or_default()
+        format!("{} is a truncated dump", first.path)
     } else {
-        format!("{} of {} inputs", cut.len(), profiles.len())
+        format!(
+            "{} of {} inputs are truncated dumps",
+            cut.len(),
+            merged.sources.len()
+        )
     };
     let effect = if missing > 0 {
         format!(
@@ -215,10 +211,6 @@ fn truncation_warning(profiles: &[Profile], sample_type: &str) -> Option<String>
     } else {
         format!("{} is complete; other sample types lost stacks", kind.kind)
     };
-    let cause = first
-        .sources
-        .first()
-        .map(|s| s.format.truncation_cause())
-        .unwrap_or_default();
+    let cause = first.format.truncation_cause();
     Some(format!("{which}: {effect} ({cause}); see `heapcost info`"))
 }

@@ -6,7 +6,7 @@
 //! name recurs (recursion is not double-counted). The total is the sum over
 //! all samples, as pprof reports it, including samples with empty stacks.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::profile::{Profile, ValueType};
 
@@ -45,7 +45,7 @@ pub struct Top {
 /// Computes the top table for sample type `index` of `profile`.
 pub fn top(profile: &Profile, index: usize, sort: TopSort) -> Top {
     // Name ids per location, computed once.
-    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut ids: HashMap<String, u32> = HashMap::default();
     let mut names: Vec<String> = Vec::new();
     let loc_names: Vec<Vec<u32>> = profile
         .locations
@@ -96,8 +96,8 @@ pub fn top(profile: &Profile, index: usize, sort: TopSort) -> Top {
         .collect();
     rows.sort_by(|a, b| {
         let key = |r: &TopRow| match sort {
-            TopSort::Flat => (r.flat.abs(), r.cum.abs()),
-            TopSort::Cum => (r.cum.abs(), r.flat.abs()),
+            TopSort::Flat => (r.flat.unsigned_abs(), r.cum.unsigned_abs()),
+            TopSort::Cum => (r.cum.unsigned_abs(), r.flat.unsigned_abs()),
         };
         key(b).cmp(&key(a)).then_with(|| a.name.cmp(&b.name))
     });

@@ -6,42 +6,72 @@
 //! same stack and labels are summed into one. The result keeps every input's
 //! [`Source`](super::Source) in order, and the largest sampling period.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 
-use super::{
-    Function, FunctionId, Line, Location, LocationId, Mapping, MappingId, Profile, Sample,
-};
+use rustc_hash::FxHashMap as HashMap;
+
+use super::{Function, FunctionId, Line, Location, LocationId, Mapping, MappingId, Profile};
 use crate::error::{Error, Result};
 
 /// Sums `profiles` into one. One profile is returned as is; none is an error.
 pub fn merge(profiles: Vec<Profile>) -> Result<Profile> {
-    let mut iter = profiles.into_iter();
-    let Some(first) = iter.next() else {
-        return Err(Error::Usage("no profiles to merge".into()));
-    };
-    let rest: Vec<Profile> = iter.collect();
-    if rest.is_empty() {
-        return Ok(first);
-    }
-    let mut merger = Merger::new(&first);
-    merger.add(first)?;
-    for p in rest {
+    let mut merger = Merger::default();
+    for p in profiles {
         merger.add(p)?;
     }
-    Ok(merger.out)
+    merger.finish()
 }
 
-struct Merger {
+/// Merges profiles one at a time, in the order given, so that reading the
+/// next input can overlap with merging the previous one.
+#[derive(Default)]
+pub struct Merger {
+    /// The first profile, kept as is until a second one arrives.
+    first: Option<Profile>,
+    /// The running sum, from the second profile on.
+    state: Option<State>,
+}
+
+impl Merger {
+    /// Adds one profile to the sum.
+    pub fn add(&mut self, p: Profile) -> Result<()> {
+        if let Some(state) = &mut self.state {
+            return state.add(p);
+        }
+        match self.first.take() {
+            None => self.first = Some(p),
+            Some(first) => {
+                let mut state = State::new(&first);
+                state.add(first)?;
+                state.add(p)?;
+                self.state = Some(state);
+            }
+        }
+        Ok(())
+    }
+
+    /// The sum of everything added; an error when nothing was.
+    pub fn finish(self) -> Result<Profile> {
+        match (self.state, self.first) {
+            (Some(state), _) => Ok(state.out),
+            (None, Some(first)) => Ok(first),
+            (None, None) => Err(Error::Usage("no profiles to merge".into())),
+        }
+    }
+}
+
+struct State {
     out: Profile,
     mappings: HashMap<Mapping, MappingId>,
     functions: HashMap<Function, FunctionId>,
     locations: HashMap<Location, LocationId>,
-    samples: HashMap<(Vec<LocationId>, Vec<super::Label>), usize>,
+    /// Indices into `out.samples`, hashed by stack and labels.
+    samples: hashbrown::HashTable<usize>,
 }
 
-impl Merger {
+impl State {
     fn new(first: &Profile) -> Self {
-        Merger {
+        State {
             out: Profile {
                 sample_types: first.sample_types.clone(),
                 period_type: first.period_type.clone(),
@@ -54,10 +84,10 @@ impl Merger {
                 duration_nanos: first.duration_nanos,
                 ..Profile::default()
             },
-            mappings: HashMap::new(),
-            functions: HashMap::new(),
-            locations: HashMap::new(),
-            samples: HashMap::new(),
+            mappings: HashMap::default(),
+            functions: HashMap::default(),
+            locations: HashMap::default(),
+            samples: hashbrown::HashTable::new(),
         }
     }
 
@@ -102,27 +132,25 @@ impl Merger {
                 )
             })
             .collect();
-        for s in p.samples {
-            let locations: Vec<LocationId> = s
-                .locations
-                .iter()
-                .filter_map(|l| location_ids.get(l.0 as usize).copied())
-                .collect();
-            let key = (locations, s.labels);
-            match self.samples.get(&key) {
+        let hasher = rustc_hash::FxBuildHasher;
+        for mut s in p.samples {
+            for l in &mut s.locations {
+                *l = location_ids.get(l.0 as usize).copied().unwrap_or(*l);
+            }
+            let hash = hasher.hash_one((&s.locations, &s.labels));
+            let out = &mut self.out.samples;
+            let same = |i: &usize| out[*i].locations == s.locations && out[*i].labels == s.labels;
+            match self.samples.find(hash, same) {
                 Some(&i) => {
-                    if let Some(existing) = self.out.samples.get_mut(i) {
-                        for (a, b) in existing.values.iter_mut().zip(&s.values) {
-                            *a = a.saturating_add(*b);
-                        }
+                    for (a, b) in out[i].values.iter_mut().zip(&s.values) {
+                        *a = a.saturating_add(*b);
                     }
                 }
                 None => {
-                    self.samples.insert(key.clone(), self.out.samples.len());
-                    self.out.samples.push(Sample {
-                        values: s.values,
-                        locations: key.0,
-                        labels: key.1,
+                    let index = out.len();
+                    out.push(s);
+                    self.samples.insert_unique(hash, index, |i| {
+                        hasher.hash_one((&out[*i].locations, &out[*i].labels))
                     });
                 }
             }
@@ -185,7 +213,7 @@ fn intern<T: Clone + Eq + std::hash::Hash, I: Copy>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::{AddressKind, RuntimeAddr, ValueType};
+    use crate::profile::{AddressKind, RuntimeAddr, Sample, ValueType};
 
     fn one(addrs: &[u64], value: i64, path: &str) -> Profile {
         let locations: Vec<Location> = addrs

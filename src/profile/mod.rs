@@ -11,7 +11,7 @@
 mod merge;
 mod names;
 
-pub use merge::merge;
+pub use merge::{Merger, merge};
 
 use std::fmt;
 
@@ -91,10 +91,11 @@ pub struct Location {
 impl Location {
     /// The address to symbolize: one byte back for return addresses, so that
     /// the lookup lands on the call instruction (pprof does the same for
-    /// legacy profiles), the address itself for call sites.
+    /// legacy profiles, wrapping 0 around to `u64::MAX` as it does), the
+    /// address itself for call sites.
     pub fn lookup_address(&self) -> RuntimeAddr {
         match self.kind {
-            AddressKind::ReturnAddress => RuntimeAddr(self.address.0.saturating_sub(1)),
+            AddressKind::ReturnAddress => RuntimeAddr(self.address.0.wrapping_sub(1)),
             AddressKind::CallSite => self.address,
         }
     }
@@ -455,15 +456,6 @@ impl Profile {
         }
         Ok(())
     }
-
-    /// The mapping that contains `addr`, if any.
-    pub fn find_mapping(&self, addr: RuntimeAddr) -> Option<MappingId> {
-        self.mappings
-            .iter()
-            .position(|m| m.contains(addr))
-            .and_then(|i| u32::try_from(i).ok())
-            .map(MappingId)
-    }
 }
 
 #[cfg(test)]
@@ -512,7 +504,7 @@ mod tests {
         assert_eq!(loc.lookup_address(), RuntimeAddr(0x1000));
         loc.address = RuntimeAddr(0);
         loc.kind = AddressKind::ReturnAddress;
-        assert_eq!(loc.lookup_address(), RuntimeAddr(0));
+        assert_eq!(loc.lookup_address(), RuntimeAddr(u64::MAX));
     }
 
     #[test]

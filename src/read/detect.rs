@@ -37,6 +37,13 @@ pub fn detect(data: &[u8]) -> Detected {
     }
 }
 
+/// True when `data` starts as pprof writers start a `profile.proto`: with a
+/// length-delimited field 1 (`sample_type`) whose first byte is the
+/// `ValueType.type` tag. Used to word the error for a cut or corrupt one.
+pub fn looks_like_protobuf(data: &[u8]) -> bool {
+    matches!(data, [0x0a, len, 0x08, ..] if *len < 0x80)
+}
+
 /// The first bytes of `data`, printable, for an "unrecognized format" message.
 pub fn printable_start(data: &[u8]) -> String {
     data.iter()

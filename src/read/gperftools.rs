@@ -89,7 +89,8 @@ impl HeapLayout {
                 return Err(format!("{what} count is 0 but {what} bytes is {size}"));
             }
             if count != 0 {
-                block_size = size / count;
+                // Go's division: i64::MIN / -1 wraps instead of panicking.
+                block_size = size.wrapping_div(count);
             }
             let (c, s) = match self.rate {
                 Some(rate) if count != 0 => unsample(count, size, rate),
@@ -176,11 +177,10 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
         for (sum, v) in listed.iter_mut().zip(layout.raw(block)) {
             *sum = sum.saturating_add(v);
         }
-        let locations = addrs
-            .iter()
-            .map(|a| table.intern(*a))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| (Some(no), e))?;
+        let mut locations = Vec::with_capacity(addrs.len());
+        for a in &addrs {
+            locations.push(table.intern(*a).map_err(|e| (Some(no), e))?);
+        }
         samples.push(Sample {
             values,
             locations,

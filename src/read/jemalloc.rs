@@ -88,8 +88,10 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
         }
         let trimmed = raw.trim_ascii();
         if let Some(rest) = trimmed.strip_prefix(b"@") {
-            finish_stack(stack.take(), layout, &mut samples, &mut frameless)
-                .map_err(|e| (Some(no), e))?;
+            if header.is_none() {
+                return Err(err("stack before the 't*:' total".into()));
+            }
+            finish_stack(stack.take(), layout, &mut samples, &mut frameless)?;
             addrs.clear();
             parse_addresses(rest, &mut addrs).map_err(err)?;
             let locs = addrs
@@ -101,6 +103,7 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
                 locations: locs,
                 total: None,
                 threads: 0,
+                line: (no, raw),
             });
             stacks += 1;
             if addrs.is_empty() {
@@ -131,6 +134,7 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
                     return Err(err("a second 't*:' line for one stack".into()));
                 }
                 let l = layout.ok_or_else(|| err("stack before the 't*:' total".into()))?;
+                l.values(block).map_err(err)?;
                 if !st.locations.is_empty() {
                     for (sum, v) in listed.iter_mut().zip(l.raw(block)) {
                         *sum = sum.saturating_add(v);
@@ -150,7 +154,7 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
             }
         }
     }
-    finish_stack(stack.take(), layout, &mut samples, &mut frameless).map_err(|e| (None, e))?;
+    finish_stack(stack.take(), layout, &mut samples, &mut frameless)?;
     let (Some(header), Some(layout)) = (header, layout) else {
         return Err((
             Some(first_no),
@@ -188,30 +192,34 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
     })
 }
 
-/// A stack being read: its locations, its `t*:` line, its `tN:` lines seen.
-struct Stack {
+/// A stack being read: its locations, its `t*:` line, its `tN:` lines seen,
+/// and its `@` line (number and text) for errors.
+struct Stack<'a> {
     locations: Vec<LocationId>,
     total: Option<[i64; 4]>,
     threads: usize,
+    line: (usize, &'a [u8]),
 }
 
 /// Gives a stack that had no per-thread line one sample from its `t*:` line.
 fn finish_stack(
-    stack: Option<Stack>,
+    stack: Option<Stack<'_>>,
     layout: Option<HeapLayout>,
     samples: &mut Vec<Sample>,
     frameless: &mut Frameless,
-) -> Result<(), ParseError> {
+) -> Result<(), LineError> {
     let Some(st) = stack else {
         return Ok(());
     };
     if st.threads > 0 {
         return Ok(());
     }
+    let (no, raw) = st.line;
+    let err = |why: String| (Some(no), ParseError::line(why, &lossy(raw)));
     let (Some(block), Some(layout)) = (st.total, layout) else {
-        return Err(ParseError::line("stack without a 't*:' line", ""));
+        return Err(err("stack without a 't*:' line".into()));
     };
-    let (values, size) = layout.values(block).map_err(|w| ParseError::line(w, ""))?;
+    let (values, size) = layout.values(block).map_err(err)?;
     if st.locations.is_empty() {
         frameless.add(&values);
     } else {

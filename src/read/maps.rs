@@ -23,24 +23,51 @@ use super::text::{lossy, parse_hex};
 
 /// True when a line starts the memory-map trailer.
 pub(crate) fn is_sentinel(line: &[u8]) -> bool {
+    // Stack lines start with a count: skip the search for them.
+    if line
+        .trim_ascii_start()
+        .first()
+        .is_some_and(u8::is_ascii_digit)
+    {
+        return false;
+    }
     memchr::memmem::find(line, b"MAPPED_LIBRARIES:").is_some()
         || memchr::memmem::find(line, b"--- Memory map: ---").is_some()
 }
+
+/// At most this many `name=value` definitions are kept from a trailer (real
+/// dumps have one or two); more would make substitution quadratic.
+const MAX_VARS: usize = 64;
+
+/// A line that substitution would make longer than this is skipped, so that
+/// definitions built from earlier ones cannot grow exponentially.
+const MAX_SUBSTITUTED_LINE: usize = 8192;
 
 /// Parses the trailer lines (after the sentinel) into executable mappings.
 pub(crate) fn parse_maps<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Vec<Mapping> {
     let mut vars: Vec<(String, String)> = Vec::new();
     let mut out = Vec::new();
-    for raw in lines {
+    'lines: for raw in lines {
         let mut line = strip_glog_prefix(&lossy(raw)).to_string();
-        for (name, value) in &vars {
-            line = line.replace(name.as_str(), value);
+        if line.contains('$') {
+            for (name, value) in &vars {
+                let n = line.matches(name.as_str()).count();
+                if n == 0 {
+                    continue;
+                }
+                if line.len() + n * value.len() > MAX_SUBSTITUTED_LINE {
+                    continue 'lines;
+                }
+                line = line.replace(name.as_str(), value);
+            }
         }
         match parse_entry(&line) {
             Some(Entry::Mapping(m)) => out.push(m),
             Some(Entry::NotExecutable) => {}
             None => {
-                if let Some((name, value)) = line.split_once('=') {
+                if let Some((name, value)) = line.split_once('=')
+                    && vars.len() < MAX_VARS
+                {
                     vars.push((format!("${}", name.trim()), value.trim().to_string()));
                 }
             }
@@ -173,12 +200,13 @@ pub(crate) fn attach(mut mappings: Vec<Mapping>, locations: &mut [Location]) -> 
         m.start = RuntimeAddr(0x400000);
         m.offset = FileOffset(0);
     }
+    let mut index = MappingIndex::new(&mappings);
     for loc in locations.iter_mut() {
         let a = loc.address;
         if a.0 == 0 {
             continue;
         }
-        if let Some(i) = mappings.iter().position(|m| m.contains(a)) {
+        if let Some(i) = index.find(&mappings, a) {
             loc.mapping = u32::try_from(i).ok().map(MappingId);
             continue;
         }
@@ -190,9 +218,41 @@ pub(crate) fn attach(mut mappings: Vec<Mapping>, locations: &mut [Location]) -> 
             m.start = RuntimeAddr(m.start.0 - m.offset.0);
             m.offset = FileOffset(0);
             loc.mapping = u32::try_from(i).ok().map(MappingId);
+            index = MappingIndex::new(&mappings);
         }
     }
     mappings
+}
+
+/// Finds the first mapping (in table order) that contains an address: by
+/// binary search over the starts when no two mappings overlap, else by a scan.
+struct MappingIndex {
+    /// Mapping indices sorted by start; `None` when mappings overlap.
+    by_start: Option<Vec<usize>>,
+}
+
+impl MappingIndex {
+    fn new(mappings: &[Mapping]) -> Self {
+        let mut order: Vec<usize> = (0..mappings.len()).collect();
+        order.sort_by_key(|&i| mappings[i].start);
+        let disjoint = order
+            .windows(2)
+            .all(|w| mappings[w[0]].limit <= mappings[w[1]].start);
+        MappingIndex {
+            by_start: disjoint.then_some(order),
+        }
+    }
+
+    fn find(&self, mappings: &[Mapping], a: RuntimeAddr) -> Option<usize> {
+        match &self.by_start {
+            Some(order) => {
+                let after = order.partition_point(|&i| mappings[i].start <= a);
+                let i = *order.get(after.checked_sub(1)?)?;
+                mappings[i].contains(a).then_some(i)
+            }
+            None => mappings.iter().position(|m| m.contains(a)),
+        }
+    }
 }
 
 fn is_shared_library(file: &str) -> bool {

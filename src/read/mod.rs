@@ -45,6 +45,15 @@ pub fn parse(data: &[u8], path: &str) -> Result<Profile> {
         Detected::Other => match pprof::parse(data) {
             Ok(p) => p,
             Err(Some(kind)) => return Err(fail(None, kind)),
+            Err(None) if detect::looks_like_protobuf(data) => {
+                return Err(fail(
+                    None,
+                    ParseError::Protobuf(
+                        "cannot decode it: cut short or corrupt (it starts like a profile.proto)"
+                            .into(),
+                    ),
+                ));
+            }
             Err(None) => {
                 return Err(fail(
                     None,
@@ -82,6 +91,44 @@ pub fn read_all(paths: &[String]) -> Result<Vec<Profile>> {
         ));
     }
     paths.par_iter().map(|p| read_path(p)).collect()
+}
+
+/// Reads several files and sums them into one profile (see
+/// [`Merger`](crate::profile::Merger)). Files are read and parsed in parallel
+/// while the calling thread merges them in command-line order, so the result
+/// (and the first error reported) does not depend on thread timing.
+pub fn read_merged(paths: &[String]) -> Result<Profile> {
+    if paths.iter().filter(|p| p.as_str() == "-").count() > 1 {
+        return Err(Error::Usage(
+            "standard input ('-') can be read only once".into(),
+        ));
+    }
+    if let [one] = paths {
+        return read_path(one);
+    }
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<Profile>)>();
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            paths
+                .par_iter()
+                .enumerate()
+                .for_each_with(tx, |tx, (i, path)| {
+                    // The receiver is gone only when merging already failed.
+                    let _ = tx.send((i, read_path(path)));
+                });
+        });
+        let mut merger = crate::profile::Merger::default();
+        let mut pending = std::collections::BTreeMap::new();
+        let mut next = 0;
+        for (i, result) in rx {
+            pending.insert(i, result);
+            while let Some(result) = pending.remove(&next) {
+                merger.add(result?)?;
+                next += 1;
+            }
+        }
+        merger.finish()
+    })
 }
 
 fn read_bytes(path: &str) -> Result<Vec<u8>> {

@@ -2,7 +2,7 @@
 //! for the `count: bytes [count: bytes] @ 0x...` grammar, and interning of
 //! stack addresses into locations.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::error::ParseError;
 use crate::profile::{AddressKind, Location, LocationId, RuntimeAddr};
@@ -150,15 +150,71 @@ impl<'a> Cursor<'a> {
 }
 
 /// Parses the `0x...` addresses of a stack, separated by white space.
+///
+/// This is the hot loop of reading text dumps (32 addresses a line), so it
+/// scans the bytes once, parsing each digit as it passes; on any problem it
+/// hands the token to [`parse_hex_address`] for the error message.
 pub(crate) fn parse_addresses(s: &[u8], out: &mut Vec<u64>) -> Result<(), String> {
-    for token in s
-        .split(|b| b.is_ascii_whitespace())
-        .filter(|t| !t.is_empty())
-    {
-        out.push(parse_hex_address(token)?);
+    let mut i = 0;
+    while i < s.len() {
+        if s[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let prefixed = s.get(i) == Some(&b'0') && matches!(s.get(i + 1), Some(b'x' | b'X'));
+        let digits_start = (i + 2).min(s.len());
+        let mut v: u64 = 0;
+        let mut n = 0;
+        for &d in &s[digits_start..] {
+            let nibble = HEX_VALUE[usize::from(d)];
+            if nibble > 15 {
+                break;
+            }
+            v = (v << 4) | u64::from(nibble);
+            n += 1;
+        }
+        i = digits_start + n;
+        // More than 16 digits: valid only with leading zeros (slow path below).
+        let overflow = n > 16;
+        let clean_end = s.get(i).is_none_or(u8::is_ascii_whitespace);
+        if !prefixed || overflow || i == digits_start || !clean_end {
+            let end = s[start..]
+                .iter()
+                .position(u8::is_ascii_whitespace)
+                .map_or(s.len(), |p| start + p);
+            let token = &s[start..end];
+            if !overflow || !clean_end {
+                return Err(parse_hex_address(token)
+                    .err()
+                    .unwrap_or_else(|| format!("malformed stack address {:?}", lossy(token))));
+            }
+            // Long but possibly valid (leading zeros): the careful parser decides.
+            out.push(parse_hex_address(token)?);
+            i = end;
+            continue;
+        }
+        out.push(v);
     }
     Ok(())
 }
+
+/// The value of each byte as a hex digit, 0xff for non-digits.
+const HEX_VALUE: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// One `0x`-prefixed hexadecimal address.
 pub(crate) fn parse_hex_address(token: &[u8]) -> Result<u64, String> {
@@ -179,10 +235,23 @@ pub(crate) fn parse_hex(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() {
         return None;
     }
+    if digits.len() > 16 {
+        // Leading zeros are allowed; anything else past 16 digits overflows.
+        let extra = digits.len() - 16;
+        if digits[..extra].iter().any(|d| *d != b'0') {
+            return None;
+        }
+        return parse_hex(&digits[extra..]);
+    }
     let mut v: u64 = 0;
     for d in digits {
-        let n = (*d as char).to_digit(16)?;
-        v = v.checked_mul(16)?.checked_add(u64::from(n))?;
+        let n = match d {
+            b'0'..=b'9' => d - b'0',
+            b'a'..=b'f' => d - b'a' + 10,
+            b'A'..=b'F' => d - b'A' + 10,
+            _ => return None,
+        };
+        v = (v << 4) | u64::from(n);
     }
     Some(v)
 }
@@ -192,7 +261,7 @@ pub(crate) fn parse_hex(digits: &[u8]) -> Option<u64> {
 #[derive(Default)]
 pub(crate) struct AddressTable {
     pub(crate) locations: Vec<Location>,
-    ids: HashMap<u64, LocationId>,
+    ids: FxHashMap<u64, LocationId>,
 }
 
 impl AddressTable {
@@ -280,6 +349,10 @@ mod tests {
         assert!(parse_addresses(b"0x10000000000000000", &mut v).is_err());
         assert!(parse_addresses(b"0xzz", &mut v).is_err());
         assert!(parse_addresses(b"1234", &mut v).is_err());
+        assert!(parse_addresses(b"0x", &mut v).is_err());
+        v.clear();
+        parse_addresses(b"0x00000000000000000001\t0xAbC", &mut v).unwrap();
+        assert_eq!(v, vec![1, 0xabc]);
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub fn write_top(
     } else {
         &top.rows[..nodecount.min(top.rows.len())]
     };
-    let shown: i64 = rows.iter().map(|r| r.flat).sum();
+    let shown: i64 = rows.iter().map(|r| r.flat).fold(0, i64::saturating_add);
     match inputs {
         [one] => writeln!(out, "File: {one}")?,
         [first, rest @ ..] => writeln!(out, "Files: {first} (+{} more)", rest.len())?,

@@ -175,3 +175,30 @@ fn dump_0006_last_stack_lost_its_frames() {
         assert_eq!(v[0]["frameless_stacks"].as_u64(), Some(0), "{other}");
     }
 }
+
+/// The dumps bundled in `fixtures/envoy/` (for the README's quick start)
+/// give pprof's totals too, without `../shared/`.
+#[test]
+fn bundled_fixtures_match_pprof_totals() {
+    let tsv = String::from_utf8(read(&super::common::fixture("envoy/pprof-totals.tsv"))).unwrap();
+    let mut rows = 0;
+    for line in tsv.lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let path = super::common::fixture(&format!("envoy/{}", f[0]));
+        for (i, t) in TYPES.iter().enumerate() {
+            let mut opts = TopOptions::default();
+            opts.sample_type = (*t).into();
+            let v = run_json(
+                Command::Top(opts),
+                vec![path.to_string_lossy().into_owned()],
+            );
+            assert_eq!(
+                v["total"].as_i64(),
+                Some(f[i + 1].parse().unwrap()),
+                "{line} {t}"
+            );
+        }
+        rows += 1;
+    }
+    assert_eq!(rows, 2);
+}
