@@ -85,8 +85,10 @@ unset PPROF_BINARY_PATH
 names=() labels=() stderrs=()
 declare -A cmd
 add_case() { names+=("$1"); labels+=("$2"); stderrs+=("$3"); shift 3; cmd[${names[-1]}]=$(printf '%q ' "$@"); }
-(( want_heapcost )) && add_case heapcost "heapcost top --format text --nodecount 0" keep \
-  "$heapcost" top --format text --nodecount 0 "${files[@]}"
+(( want_heapcost )) && add_case heapcost "heapcost top (default: 20 rows)" keep \
+  "$heapcost" top "${files[@]}"
+(( want_heapcost )) && add_case heapcost_all "heapcost top --nodecount 0 (all 30k rows)" keep \
+  "$heapcost" top --nodecount 0 "${files[@]}"
 (( want_pprof )) && add_case pprof "pprof -text -inuse_space (symbolization attempted, fails)" null \
   "$pprof" -text -inuse_space "${files[@]}"
 (( want_pprof )) && add_case pprof_nosym "pprof -text -inuse_space -symbolize=none" null \
@@ -147,13 +149,16 @@ for c in "${names[@]}"; do echo "--- $c"; head -n 6 "$tmp/$c.out"; done
 
 ratio_lines=()
 if (( want_heapcost && want_pprof )); then
-  for p in pprof pprof_nosym; do
-    what="pprof"; [[ $p == pprof_nosym ]] && what="pprof -symbolize=none"
-    speed=$(awk -v h="${wall[heapcost]}" -v p="${wall[$p]}" -v w="$what" 'BEGIN {
-      if (h <= 0) { print "?"; exit } r = p / h
-      if (r >= 1) printf "heapcost is %.1fx faster than %s", r, w; else printf "heapcost is %.1fx slower than %s", 1 / r, w }')
-    mem=$(awk -v h="${rss[heapcost]}" -v p="${rss[$p]}" 'BEGIN { printf "%.0f", 100 * h / p }')
-    ratio_lines+=("speed: $speed" "peak memory: heapcost uses ${mem}% of ${what}'s")
+  for h in heapcost heapcost_all; do
+    hwhat="heapcost top"; [[ $h == heapcost_all ]] && hwhat="heapcost top --nodecount 0"
+    for p in pprof pprof_nosym; do
+      what="pprof -text"; [[ $p == pprof_nosym ]] && what="pprof -text -symbolize=none"
+      speed=$(awk -v h="${wall[$h]}" -v p="${wall[$p]}" -v w="$what" -v hw="$hwhat" 'BEGIN {
+        if (h <= 0) { print "?"; exit } r = p / h
+        if (r >= 1) printf "%s is %.1fx faster than %s", hw, r, w; else printf "%s is %.1fx slower than %s", hw, 1 / r, w }')
+      mem=$(awk -v h="${rss[$h]}" -v p="${rss[$p]}" 'BEGIN { printf "%.0f", 100 * h / p }')
+      ratio_lines+=("speed: $speed; peak memory: ${mem}% of ${what}'s")
+    done
   done
 fi
 
@@ -174,7 +179,8 @@ echo "|---|---|---:|---:|"
 for k in "${!names[@]}"; do
   c=${names[k]}
   case $c in
-    heapcost)    tool=heapcost; shown="heapcost top --format text --nodecount 0";;
+    heapcost)    tool=heapcost; shown="heapcost top";;
+    heapcost_all) tool="heapcost, every row"; shown="heapcost top --nodecount 0";;
     pprof)       tool="pprof (tries to symbolize, binaries absent)"; shown="pprof -text -inuse_space";;
     pprof_nosym) tool="pprof, no symbolization"; shown="pprof -text -inuse_space -symbolize=none";;
   esac

@@ -168,6 +168,10 @@ fn frameless_warning(merged: &Profile, index: usize) -> Option<String> {
         .iter()
         .map(|s| s.frameless.values.get(index).copied().unwrap_or(0))
         .fold(0, i64::saturating_add);
+    if value == 0 {
+        // Nothing of the type shown is missing from the totals.
+        return None;
+    }
     let kind = merged.sample_types.get(index)?;
     let paths: Vec<&str> = sources.iter().map(|s| s.path.as_str()).collect();
     Some(format!(

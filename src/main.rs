@@ -5,11 +5,6 @@
 
 mod cli;
 
-/// mimalloc: reading a dump allocates and frees many small vectors, where it
-/// is markedly faster than glibc's allocator (see `benches/vs_pprof.sh`).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::io::Write;
 use std::process::ExitCode;
 

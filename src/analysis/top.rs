@@ -54,11 +54,14 @@ pub fn top(profile: &Profile, index: usize, sort: TopSort) -> Top {
             profile
                 .location_names(loc)
                 .into_iter()
-                .map(|n| {
-                    *ids.entry(n.clone()).or_insert_with(|| {
+                .map(|n| match ids.get(&n) {
+                    Some(id) => *id,
+                    None => {
+                        let id = names.len() as u32;
+                        ids.insert(n.clone(), id);
                         names.push(n);
-                        (names.len() - 1) as u32
-                    })
+                        id
+                    }
                 })
                 .collect()
         })

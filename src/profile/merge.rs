@@ -93,6 +93,13 @@ impl State {
 
     fn add(&mut self, p: Profile) -> Result<()> {
         self.check_compatible(&p)?;
+        self.out.samples.reserve(p.samples.len());
+        self.out.locations.reserve(p.locations.len());
+        self.locations.reserve(p.locations.len());
+        let out = &self.out.samples;
+        self.samples.reserve(p.samples.len(), |i| {
+            rustc_hash::FxBuildHasher.hash_one((&out[*i].locations, &out[*i].labels))
+        });
         self.out.period = self.out.period.max(p.period);
         let mapping_ids: Vec<MappingId> = p
             .mappings
@@ -259,6 +266,32 @@ mod tests {
         assert_eq!(p.locations.len(), 2);
         assert_eq!(p.sources.len(), 3);
         p.validate().unwrap();
+    }
+
+    #[test]
+    fn identical_stacks_merge_across_table_growth() {
+        // Enough distinct stacks to make the sample table grow (and rehash)
+        // while merging; every stack appears in all three inputs.
+        let many = |path: &str| {
+            let mut p = one(&[1], 1, path);
+            p.samples = (0..5000u32)
+                .map(|i| Sample {
+                    values: vec![1],
+                    locations: vec![LocationId(0)],
+                    labels: vec![crate::profile::Label {
+                        key: "n".into(),
+                        value: crate::profile::LabelValue::Num {
+                            value: i64::from(i),
+                            unit: String::new(),
+                        },
+                    }],
+                })
+                .collect();
+            p
+        };
+        let p = merge(vec![many("a"), many("b"), many("c")]).unwrap();
+        assert_eq!(p.samples.len(), 5000);
+        assert!(p.samples.iter().all(|s| s.values == vec![3]));
     }
 
     #[test]

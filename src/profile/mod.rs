@@ -175,8 +175,9 @@ impl Mapping {
 /// A sample label: pprof's `Label`, either a string or a number with a unit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Label {
-    /// The key, e.g. `bytes` (allocation size) or `thread`.
-    pub key: String,
+    /// The key, e.g. `bytes` (allocation size) or `thread`; the text readers'
+    /// fixed keys are borrowed, so a sample's label costs no allocation.
+    pub key: std::borrow::Cow<'static, str>,
     /// The value.
     pub value: LabelValue,
 }

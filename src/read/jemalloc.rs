@@ -237,12 +237,12 @@ fn sample(
     let mut labels = Vec::with_capacity(2);
     if let Some(t) = thread {
         labels.push(Label {
-            key: "thread".into(),
+            key: std::borrow::Cow::Borrowed("thread"),
             value: LabelValue::Str(t),
         });
     }
     labels.push(Label {
-        key: "bytes".into(),
+        key: std::borrow::Cow::Borrowed("bytes"),
         value: LabelValue::Num {
             value: size,
             unit: String::new(),

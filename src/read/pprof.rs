@@ -176,7 +176,7 @@ fn convert(p: proto::Profile) -> Result<Profile, String> {
             .label
             .iter()
             .map(|l| {
-                let key = strings.get(l.key, "label key")?;
+                let key = strings.get(l.key, "label key")?.into();
                 let value = if l.str != 0 {
                     LabelValue::Str(strings.get(l.str, "label value")?)
                 } else {
