@@ -1,7 +1,10 @@
 //! The command line (clap derive) and its conversion into [`heapcost::Config`].
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
 use heapcost::analysis::top::TopSort;
+use heapcost::symbolize::{self, NameStyle};
 use heapcost::{Command, Config, OutputFormat, TopOptions};
 
 /// Which Envoy filter owns the heap? Reads gperftools, jemalloc, Go and pprof heap profiles.
@@ -73,6 +76,69 @@ jemalloc heap_v2 dumps, and pprof protobufs, each optionally gzip-compressed. '-
 input. Several profiles are merged by summing, as pprof does."
     )]
     pub(crate) profiles: Vec<String>,
+    #[command(flatten)]
+    pub(crate) symbolization: Symbolization,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Symbolization {
+    /// The main executable (e.g. envoy-static), whatever path the profile recorded.
+    #[arg(
+        long,
+        short = 'b',
+        value_name = "FILE",
+        help_heading = "Symbolization",
+        long_help = "The main executable of the profiled process (e.g. envoy-static), used for \
+the profile's first mapping whatever path the profile recorded (/usr/local/bin/envoy), and for \
+any mapping with the same file name. Without it, files are looked up at their recorded paths \
+and in --symbols-path."
+    )]
+    pub(crate) binary: Option<PathBuf>,
+    /// Directory to search for binaries and debug files (repeatable; also PPROF_BINARY_PATH).
+    #[arg(
+        long = "symbols-path",
+        value_name = "DIR",
+        help_heading = "Symbolization",
+        long_help = "A directory searched for the profiled files, as DIR/<build id>/<name>, \
+DIR/<recorded path>, DIR/<name>, and for detached debug files as \
+DIR/.build-id/xx/yyyy.debug. Repeatable; the entries of PPROF_BINARY_PATH (colon-separated) are \
+searched after these, and /usr/lib/debug last for debug files."
+    )]
+    pub(crate) symbols_path: Vec<PathBuf>,
+    /// Use a file even when its build id differs from the profile's.
+    #[arg(long, help_heading = "Symbolization")]
+    pub(crate) force: bool,
+    /// Show whole demangled names (parameters, template arguments) instead of pprof's short ones.
+    #[arg(long, help_heading = "Symbolization")]
+    pub(crate) full_names: bool,
+    /// Do not look for binaries: name frames as module+0xoffset.
+    #[arg(long, help_heading = "Symbolization")]
+    pub(crate) no_symbolize: bool,
+}
+
+impl Symbolization {
+    /// The library options; `binary_path` is the value of PPROF_BINARY_PATH.
+    fn to_options(&self, binary_path: Option<&std::ffi::OsStr>) -> Option<symbolize::Options> {
+        if self.no_symbolize {
+            return None;
+        }
+        let mut opts = symbolize::Options::default();
+        opts.paths.binary = self.binary.clone();
+        opts.paths.dirs = self.symbols_path.clone();
+        if let Some(env) = binary_path {
+            opts.paths
+                .dirs
+                .extend(std::env::split_paths(env).filter(|p| !p.as_os_str().is_empty()));
+        }
+        opts.paths.debug_roots = vec![PathBuf::from("/usr/lib/debug")];
+        opts.force = self.force;
+        opts.names = if self.full_names {
+            NameStyle::Full
+        } else {
+            NameStyle::Simplified
+        };
+        Some(opts)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +184,9 @@ impl From<Sub> for Config {
             }
         };
         let mut config = Config::new(command, input.profiles);
+        config.symbolize = input
+            .symbolization
+            .to_options(std::env::var_os("PPROF_BINARY_PATH").as_deref());
         config.format = output.format.into();
         config
     }
@@ -166,6 +235,41 @@ mod tests {
         assert_eq!(opts.nodecount, 20);
         assert_eq!(opts.sort, TopSort::Flat);
         assert_eq!(c.format, OutputFormat::Text);
+    }
+
+    #[test]
+    fn symbolization_flags_reach_config() {
+        let cli = Cli::try_parse_from([
+            "heapcost",
+            "top",
+            "-b",
+            "envoy-static",
+            "--symbols-path",
+            "/a",
+            "--symbols-path",
+            "/b",
+            "--force",
+            "--full-names",
+            "p",
+        ])
+        .unwrap();
+        let Sub::Top { input, .. } = cli.command else {
+            panic!("not top")
+        };
+        let o = input
+            .symbolization
+            .to_options(Some("/c:/d".as_ref()))
+            .unwrap();
+        assert_eq!(o.paths.binary, Some(PathBuf::from("envoy-static")));
+        let dirs: Vec<PathBuf> = ["/a", "/b", "/c", "/d"].iter().map(PathBuf::from).collect();
+        assert_eq!(o.paths.dirs, dirs);
+        assert!(o.force);
+        assert_eq!(o.names, NameStyle::Full);
+        let cli = Cli::try_parse_from(["heapcost", "info", "--no-symbolize", "p"]).unwrap();
+        let Sub::Info { input, .. } = cli.command else {
+            panic!("not info")
+        };
+        assert!(input.symbolization.to_options(None).is_none());
     }
 
     #[test]

@@ -41,6 +41,14 @@ pub enum Error {
         /// Why not.
         why: String,
     },
+    /// A file named for symbolization cannot be used.
+    #[error("{binary}: {why}")]
+    Symbolize {
+        /// The file.
+        binary: String,
+        /// Why not.
+        why: String,
+    },
     /// A requested sample type is not in the profile.
     #[error("{0}")]
     SampleType(String),

@@ -30,12 +30,13 @@ pub mod error;
 pub mod profile;
 pub mod read;
 pub mod render;
+pub mod symbolize;
 
 use std::io::Write;
 
 pub use error::{Error, Result};
 
-use analysis::info::{Info, info};
+use analysis::info::info;
 use analysis::top::{TopSort, top};
 use profile::Profile;
 
@@ -49,6 +50,9 @@ pub struct Config {
     pub inputs: Vec<String>,
     /// Output format. Default: text.
     pub format: OutputFormat,
+    /// How to symbolize; `None` leaves frames as `module+0xoffset`. Default:
+    /// look at the recorded paths only.
+    pub symbolize: Option<symbolize::Options>,
 }
 
 impl Config {
@@ -58,6 +62,7 @@ impl Config {
             command,
             inputs,
             format: OutputFormat::Text,
+            symbolize: Some(symbolize::Options::default()),
         }
     }
 }
@@ -106,8 +111,20 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
     let mut summary = Summary::default();
     match &config.command {
         Command::Info => {
-            let profiles = read::read_all(&config.inputs)?;
-            let infos: Vec<Info> = profiles.iter().map(info).collect();
+            let mut profiles = read::read_all(&config.inputs)?;
+            let mut infos = Vec::with_capacity(profiles.len());
+            for p in &mut profiles {
+                let report = match &config.symbolize {
+                    Some(opts) => Some(symbolize::run(p, opts)?),
+                    None => None,
+                };
+                let mut i = info(p);
+                if let Some(r) = report {
+                    summary.warnings.extend(r.warnings);
+                    i.symbolization = Some(r.mappings);
+                }
+                infos.push(i);
+            }
             match config.format {
                 OutputFormat::Text => {
                     for (i, inf) in infos.iter().enumerate() {
@@ -123,7 +140,12 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
             }
         }
         Command::Top(opts) => {
-            let merged = read::read_merged(&config.inputs)?;
+            let mut merged = read::read_merged(&config.inputs)?;
+            if let Some(opts) = &config.symbolize {
+                let report = symbolize::run(&mut merged, opts)?;
+                summary.warnings.extend(report.warnings.iter().cloned());
+                summary.warnings.extend(unnamed_warning(&report));
+            }
             let index = merged.sample_type_index(&opts.sample_type).map_err(|why| {
                 Error::SampleType(format!("{}: {why}", inputs_label(&config.inputs)))
             })?;
@@ -142,6 +164,28 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
         }
     }
     Ok(summary)
+}
+
+/// One line naming the mappings whose frames got no names, and why.
+fn unnamed_warning(report: &symbolize::SymbolizeReport) -> Option<String> {
+    let parts: Vec<String> = report
+        .mappings
+        .iter()
+        .filter(|m| m.frames > 0 && m.named_frames == 0)
+        .map(|m| {
+            let name = m.recorded.rsplit('/').next().unwrap_or(&m.recorded);
+            let why = m.problem.as_deref().unwrap_or("no names");
+            format!("{name}: {why}")
+        })
+        .collect();
+    if parts.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "frames of {} mapping(s) have no names and show as module+0xoffset ({}); give the binary with --binary or a directory with --symbols-path",
+        parts.len(),
+        parts.join("; ")
+    ))
 }
 
 /// `a.heap`, or `a.heap (+12 more)`, to name the inputs in a message.

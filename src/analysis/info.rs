@@ -44,6 +44,9 @@ pub struct Info {
     pub unmapped_locations: usize,
     /// Executable mappings, the main binary first.
     pub mappings: Vec<MappingInfo>,
+    /// Per mapping (same order): the file that gave names and how, or why
+    /// none did; `null` when symbolization was turned off.
+    pub symbolization: Option<Vec<crate::symbolize::MappingReport>>,
 }
 
 /// One mapping of an [`Info`].
@@ -115,5 +118,6 @@ pub fn info(p: &Profile) -> Info {
                 locations: n,
             })
             .collect(),
+        symbolization: None,
     }
 }

@@ -213,6 +213,8 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
         mappings,
         period_type: Some(ValueType::new("space", "bytes")),
         period,
+        drop_frames: crate::symbolize::prune::allocator_drop_frames(),
+        keep_frames: crate::symbolize::prune::allocator_keep_frames(),
         sources: vec![crate::profile::Source {
             path: String::new(),
             format,

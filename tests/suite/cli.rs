@@ -134,14 +134,22 @@ fn table_lines(text: &str) -> Vec<&str> {
 fn top_reads_stdin_like_a_file() {
     let file = envoy1();
     for format in ["text", "json"] {
-        let (from_file, file_err) = ok(&["top", "--format", format, "-n", "0", s(&file)]);
+        let (from_file, file_err) = ok(&[
+            "top",
+            "--no-symbolize",
+            "--format",
+            format,
+            "-n",
+            "0",
+            s(&file),
+        ]);
         let output = heapcost()
-            .args(["top", "--format", format, "-n", "0", "-"])
+            .args(["top", "--no-symbolize", "--format", format, "-n", "0", "-"])
             .pipe_stdin(&file)
             .unwrap()
             .output()
             .unwrap();
-        let (from_stdin, stdin_err) = succeeded(&output, &["top", "-"]);
+        let (from_stdin, stdin_err) = succeeded(&output, &["top", "--no-symbolize", "-"]);
         if format == "text" {
             assert!(from_file.starts_with(&format!("File: {}\n", s(&file))));
             assert!(from_stdin.starts_with("File: -\n"), "{from_stdin}");
@@ -482,7 +490,7 @@ fn truncated_file_warns_once_and_quiet_silences_it() {
     ] {
         let path = dir.path().join(name);
         std::fs::write(&path, &data[..cut]).unwrap();
-        let (stdout, stderr) = ok(&["top", s(&path)]);
+        let (stdout, stderr) = ok(&["top", "--no-symbolize", s(&path)]);
         let w = warnings(&stderr);
         assert_eq!(w.len(), 1, "{stderr}");
         assert!(w[0].contains(s(&path)), "{}", w[0]);
@@ -493,7 +501,11 @@ fn truncated_file_warns_once_and_quiet_silences_it() {
         assert_eq!(info[0]["truncated"], true);
         assert!(info[0]["remainder"]["inuse_space"].as_i64().unwrap() > 0);
         assert!(w[0].contains("see `heapcost info`"), "{}", w[0]);
-        for quiet in [&["--quiet", "top"][..], &["-q", "top"], &["top", "--quiet"]] {
+        for quiet in [
+            &["--quiet", "top"][..],
+            &["-q", "top"],
+            &["top", "--no-symbolize", "--quiet"],
+        ] {
             let mut args = quiet.to_vec();
             args.push(s(&path));
             let (quiet_stdout, quiet_stderr) = ok(&args);
@@ -501,18 +513,18 @@ fn truncated_file_warns_once_and_quiet_silences_it() {
             assert_eq!(quiet_stdout, stdout, "{args:?}");
         }
         // JSON carries the warning in the output too; --quiet only silences stderr.
-        let (stdout, stderr) = ok(&["top", "-q", "--format", "json", s(&path)]);
+        let (stdout, stderr) = ok(&["top", "--no-symbolize", "-q", "--format", "json", s(&path)]);
         assert_eq!(stderr, "");
         assert_eq!(json(&stdout)["warnings"].as_array().unwrap().len(), 1);
     }
     // The uncut file lists every in-use stack: a warning about the other types only.
-    let (_, stderr) = ok(&["top", s(&envoy1())]);
+    let (_, stderr) = ok(&["top", "--no-symbolize", s(&envoy1())]);
     let w = warnings(&stderr);
     assert_eq!(w.len(), 1, "{stderr}");
     assert!(w[0].contains("inuse_space is complete"), "{}", w[0]);
     // A profile without header totals has nothing to warn about.
     let pb = super::common::fixture("pprof-proto/cppbench.heap.pb.gz");
-    let (_, stderr) = ok(&["top", s(&pb)]);
+    let (_, stderr) = ok(&["top", "--no-symbolize", s(&pb)]);
     assert_eq!(stderr, "");
 }
 

@@ -1,0 +1,402 @@
+//! ELF files: load segments, build id, debug link, symbol tables and DWARF.
+//!
+//! `object`, `gimli` and `addr2line` never leave this module. A file is
+//! memory-mapped once; DWARF sections are shared (decompressed once when
+//! zlib-compressed) behind `Arc`s, and each worker thread builds its own
+//! `addr2line::Context` over them, which parses units lazily: only the units
+//! that cover looked-up addresses are ever read.
+
+use std::fmt;
+use std::ops::{Deref, Range};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use addr2line::LookupContinuation;
+use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
+
+use crate::profile::FileOffset;
+
+/// The bytes behind every DWARF section reader: a memory map or a
+/// decompressed buffer, shared, with the section's range.
+#[derive(Clone)]
+pub(crate) struct SectionBytes {
+    owner: Arc<Owner>,
+    range: Range<usize>,
+}
+
+enum Owner {
+    Map(memmap2::Mmap),
+    Vec(Vec<u8>),
+}
+
+impl Owner {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Owner::Map(m) => m,
+            Owner::Vec(v) => v,
+        }
+    }
+}
+
+impl Deref for SectionBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.owner
+            .bytes()
+            .get(self.range.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for SectionBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SectionBytes({} bytes)", self.range.len())
+    }
+}
+
+// SAFETY: the bytes live in the `Arc`ed owner (a map or a heap buffer), whose
+// address does not change when a `SectionBytes` is moved or cloned.
+unsafe impl stable_deref_trait::StableDeref for SectionBytes {}
+// SAFETY: clones share the same owner, so they deref to the same address.
+unsafe impl stable_deref_trait::CloneStableDeref for SectionBytes {}
+
+type Reader = gimli::EndianReader<gimli::RunTimeEndian, SectionBytes>;
+
+/// A `PT_LOAD` segment: where a file range is placed in the ELF's address space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Segment {
+    pub(crate) vaddr: u64,
+    pub(crate) offset: u64,
+    pub(crate) filesz: u64,
+}
+
+/// One opened ELF file.
+pub(crate) struct ElfFile {
+    pub(crate) path: PathBuf,
+    pub(crate) build_id: Option<String>,
+    pub(crate) debuglink: Option<String>,
+    pub(crate) segments: Vec<Segment>,
+    /// Text symbols (`.symtab` and `.dynsym`), sorted by address.
+    symbols: Vec<(u64, u64, String)>,
+    /// DWARF sections, when the file has `.debug_info`.
+    dwarf: Option<gimli::DwarfSections<Reader>>,
+    /// The split-DWARF package beside the file (`FILE.dwp`), when there is one.
+    dwp: Option<Arc<gimli::DwarfPackage<Reader>>>,
+}
+
+impl fmt::Debug for ElfFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ElfFile")
+            .field("path", &self.path)
+            .field("build_id", &self.build_id)
+            .field("segments", &self.segments)
+            .field("symbols", &self.symbols.len())
+            .field("dwarf", &self.dwarf.is_some())
+            .finish()
+    }
+}
+
+/// One resolved frame, innermost inlined frame first in a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RawFrame {
+    /// The linkage (mangled) name, or the plain name when DWARF has no other.
+    pub(crate) name: String,
+    /// Source file, empty when unknown.
+    pub(crate) file: String,
+    /// Line, 0 when unknown.
+    pub(crate) line: u32,
+}
+
+impl ElfFile {
+    /// Opens and indexes an ELF file.
+    pub(crate) fn open(path: &Path) -> Result<ElfFile, String> {
+        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+        // SAFETY: read-only map of a file heapcost does not modify; a file
+        // truncated meanwhile by another process could fault, as with every
+        // tool that maps binaries (addr2line, perf, pprof's tools).
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| e.to_string())?;
+        let owner = Arc::new(Owner::Map(map));
+        let data: &[u8] = owner.bytes();
+        let obj = object::File::parse(data).map_err(|e| format!("not an ELF file: {e}"))?;
+        if obj.format() != object::BinaryFormat::Elf {
+            return Err("not an ELF file".into());
+        }
+        let build_id = obj.build_id().ok().flatten().map(hex);
+        let debuglink = obj
+            .gnu_debuglink()
+            .ok()
+            .flatten()
+            .map(|(name, _crc)| String::from_utf8_lossy(name).into_owned());
+        let segments = obj
+            .segments()
+            .filter_map(|s| {
+                let (offset, filesz) = s.file_range();
+                (filesz > 0).then_some(Segment {
+                    vaddr: s.address(),
+                    offset,
+                    filesz,
+                })
+            })
+            .collect();
+        let mut symbols: Vec<(u64, u64, String)> = obj
+            .symbols()
+            .chain(obj.dynamic_symbols())
+            .filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.address() != 0)
+            .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_string())))
+            .filter(|(_, _, name)| !name.is_empty())
+            .collect();
+        symbols.sort();
+        symbols.dedup_by(|a, b| a.0 == b.0);
+        let endian = if obj.is_little_endian() {
+            gimli::RunTimeEndian::Little
+        } else {
+            gimli::RunTimeEndian::Big
+        };
+        let dwarf = if obj.section_by_name(".debug_info").is_some() {
+            Some(
+                gimli::DwarfSections::load(|id| load_section(&obj, &owner, id.name(), endian))
+                    .map_err(|e| format!("reading DWARF: {e}"))?,
+            )
+        } else {
+            None
+        };
+        let dwp = dwarf.as_ref().and_then(|_| load_dwp(path));
+        Ok(ElfFile {
+            path: path.to_path_buf(),
+            build_id,
+            debuglink,
+            segments,
+            symbols,
+            dwarf,
+            dwp,
+        })
+    }
+
+    /// True when the file has DWARF (or a `.dwp` beside it) to give inline
+    /// frames and lines.
+    pub(crate) fn has_dwarf(&self) -> bool {
+        self.dwarf.is_some()
+    }
+
+    /// True when the file has any name to give: DWARF or a symbol table.
+    pub(crate) fn has_symbols(&self) -> bool {
+        self.dwarf.is_some() || !self.symbols.is_empty()
+    }
+
+    /// The ELF virtual address a file offset is loaded at, through the
+    /// `PT_LOAD` segment holding it (None when no segment does).
+    pub(crate) fn vaddr_of(&self, offset: FileOffset) -> Option<u64> {
+        self.segments
+            .iter()
+            .find(|s| s.offset <= offset.0 && offset.0 - s.offset < s.filesz)
+            .and_then(|s| s.vaddr.checked_add(offset.0 - s.offset))
+    }
+
+    /// The nearest text symbol at or below `vaddr` (within its size, when known).
+    pub(crate) fn symbol(&self, vaddr: u64) -> Option<&str> {
+        let after = self.symbols.partition_point(|(a, _, _)| *a <= vaddr);
+        let (addr, size, name) = self.symbols.get(after.checked_sub(1)?)?;
+        (*size == 0 || vaddr - addr < *size).then_some(name.as_str())
+    }
+
+    /// A per-thread resolver (DWARF units are parsed lazily into it).
+    pub(crate) fn resolver(&self) -> Resolver<'_> {
+        let context = self.dwarf.as_ref().and_then(|sections| {
+            let dwarf = sections.borrow(|section| section.clone());
+            addr2line::Context::from_dwarf(dwarf).ok()
+        });
+        Resolver {
+            file: self,
+            context,
+        }
+    }
+
+    /// Borrows a debug file's DWARF for this (stripped) file's lookups.
+    pub(crate) fn adopt_debug_info(&mut self, debug: ElfFile) {
+        if self.dwarf.is_none() {
+            self.dwarf = debug.dwarf;
+            self.dwp = debug.dwp.or(self.dwp.take());
+        }
+        if self.symbols.len() < debug.symbols.len() {
+            self.symbols = debug.symbols;
+        }
+    }
+}
+
+/// Looks up frames for addresses of one file; not shared across threads.
+pub(crate) struct Resolver<'a> {
+    file: &'a ElfFile,
+    context: Option<addr2line::Context<Reader>>,
+}
+
+impl Resolver<'_> {
+    /// The frames at `vaddr`, innermost inlined frame first, ending with the
+    /// function that contains it; from DWARF when it knows the address, else
+    /// from the symbol table; empty when neither does.
+    pub(crate) fn frames(&self, vaddr: u64) -> Vec<RawFrame> {
+        let mut out = Vec::new();
+        if let Some(ctx) = &self.context {
+            let mut lookup = ctx.find_frames(vaddr);
+            let frames = loop {
+                match lookup {
+                    addr2line::LookupResult::Output(r) => break r,
+                    addr2line::LookupResult::Load { load, continuation } => {
+                        let dwo = self
+                            .file
+                            .dwp
+                            .as_ref()
+                            .and_then(|p| p.find_cu(load.dwo_id, &load.parent).ok().flatten())
+                            .map(Arc::new);
+                        lookup = continuation.resume(dwo);
+                    }
+                }
+            };
+            if let Ok(mut frames) = frames {
+                while let Ok(Some(frame)) = frames.next() {
+                    let name = frame
+                        .function
+                        .as_ref()
+                        .and_then(|f| f.raw_name().ok().map(|n| n.into_owned()))
+                        .unwrap_or_default();
+                    let (file, line) = frame
+                        .location
+                        .map(|l| (l.file.unwrap_or_default().to_string(), l.line.unwrap_or(0)))
+                        .unwrap_or_default();
+                    out.push(RawFrame { name, file, line });
+                }
+            }
+        }
+        // The outermost frame's name from the symbol table when DWARF has none.
+        match out.last_mut() {
+            Some(last) if last.name.is_empty() => {
+                if let Some(s) = self.file.symbol(vaddr) {
+                    last.name = s.to_string();
+                }
+            }
+            None => {
+                if let Some(s) = self.file.symbol(vaddr) {
+                    out.push(RawFrame {
+                        name: s.to_string(),
+                        file: String::new(),
+                        line: 0,
+                    });
+                }
+            }
+            _ => {}
+        }
+        out.retain(|f| !f.name.is_empty());
+        out
+    }
+}
+
+fn load_section(
+    obj: &object::File<'_>,
+    owner: &Arc<Owner>,
+    name: &str,
+    endian: gimli::RunTimeEndian,
+) -> Result<Reader, object::Error> {
+    use object::ObjectSection;
+    let Some(section) = obj.section_by_name(name) else {
+        return Ok(Reader::new(empty(), endian));
+    };
+    let bytes = match section.uncompressed_data()? {
+        std::borrow::Cow::Borrowed(b) => {
+            // A slice of the map: share the map, remember where.
+            let base = owner.bytes().as_ptr() as usize;
+            let start = (b.as_ptr() as usize).saturating_sub(base);
+            SectionBytes {
+                owner: owner.clone(),
+                range: start..start + b.len(),
+            }
+        }
+        std::borrow::Cow::Owned(v) => {
+            let len = v.len();
+            SectionBytes {
+                owner: Arc::new(Owner::Vec(v)),
+                range: 0..len,
+            }
+        }
+    };
+    Ok(Reader::new(bytes, endian))
+}
+
+fn empty() -> SectionBytes {
+    SectionBytes {
+        owner: Arc::new(Owner::Vec(Vec::new())),
+        range: 0..0,
+    }
+}
+
+/// `FILE.dwp` beside `path`, as Envoy's `--fission` builds leave it.
+fn load_dwp(path: &Path) -> Option<Arc<gimli::DwarfPackage<Reader>>> {
+    let mut name = path.file_name()?.to_os_string();
+    name.push(".dwp");
+    let dwp_path = path.with_file_name(name);
+    let file = std::fs::File::open(&dwp_path).ok()?;
+    // SAFETY: as in `ElfFile::open`.
+    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+    let owner = Arc::new(Owner::Map(map));
+    let obj = object::File::parse(owner.bytes()).ok()?;
+    let endian = if obj.is_little_endian() {
+        gimli::RunTimeEndian::Little
+    } else {
+        gimli::RunTimeEndian::Big
+    };
+    let empty = Reader::new(empty(), endian);
+    let load = |id: gimli::SectionId| -> Result<Reader, gimli::Error> {
+        load_section(&obj, &owner, id.dwo_name().unwrap_or(""), endian)
+            .map_err(|_| gimli::Error::Io)
+    };
+    gimli::DwarfPackage::load(load, empty).ok().map(Arc::new)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_translation() {
+        let f = ElfFile {
+            path: PathBuf::new(),
+            build_id: None,
+            debuglink: None,
+            // lld: r-- at 0, r-x at file 0x1000 but vaddr 0x2000.
+            segments: vec![
+                Segment {
+                    vaddr: 0,
+                    offset: 0,
+                    filesz: 0x800,
+                },
+                Segment {
+                    vaddr: 0x2000,
+                    offset: 0x1000,
+                    filesz: 0x3000,
+                },
+            ],
+            symbols: vec![(0x2100, 0x10, "f".into()), (0x2200, 0, "g".into())],
+            dwarf: None,
+            dwp: None,
+        };
+        assert_eq!(f.vaddr_of(FileOffset(0x1234)), Some(0x2234));
+        assert_eq!(f.vaddr_of(FileOffset(0x900)), None);
+        assert_eq!(f.vaddr_of(FileOffset(0x4000)), None);
+        assert_eq!(f.symbol(0x2105), Some("f"));
+        assert_eq!(f.symbol(0x2110), None);
+        assert_eq!(f.symbol(0x2300), Some("g"));
+        assert_eq!(f.symbol(0x20ff), None);
+    }
+
+    #[test]
+    fn opens_a_real_elf() {
+        // The test binary itself: an ELF with symbols on every platform we run.
+        let exe = std::env::current_exe().unwrap();
+        let f = ElfFile::open(&exe).unwrap();
+        assert!(!f.segments.is_empty());
+        assert!(f.has_symbols());
+        assert!(ElfFile::open(Path::new("/nonexistent/file")).is_err());
+    }
+}

@@ -1,0 +1,516 @@
+//! Stage 2, **symbolize**: names, inline frames and lines for every address.
+//!
+//! Input: a [`Profile`] whose locations carry addresses and mappings. Output:
+//! the same profile with [`Location::lines`](crate::profile::Location::lines)
+//! filled (innermost inlined frame first), functions interned, and a
+//! [`SymbolizeReport`] saying, per mapping, which file gave the names (and
+//! why that one), or why none did, and how many frames and bytes got names.
+//!
+//! Each unique address is looked up once, at its
+//! [`lookup_address`](crate::profile::Location::lookup_address): runtime
+//! address → file offset (through the mapping's start and offset) → ELF
+//! virtual address (through the file's `PT_LOAD` segments), so PIE files at
+//! any base (QEMU's `0x4000000000` included), non-PIE executables, shared
+//! libraries and lld's `r--` before `r-x` layout all resolve. One address
+//! never fails the run: it stays unnamed and is shown as `module+0xoffset`.
+//! After naming, pprof's allocator-frame pruning ([`prune`]) is applied.
+
+mod demangle;
+mod elf;
+pub mod find;
+pub mod prune;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+pub use demangle::{NameStyle, demangle, simplify};
+pub use find::{How, SearchPaths};
+
+use crate::error::{Error, Result};
+use crate::profile::{Function, FunctionId, Line, Mapping, Profile, RuntimeAddr};
+
+/// How to symbolize.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// Where to find files. Default: nowhere but the recorded paths.
+    pub paths: SearchPaths,
+    /// Use a file whose build id differs from the profile's. Default: refuse.
+    pub force: bool,
+    /// Simplified (pprof's default) or full names.
+    pub names: NameStyle,
+    /// Worker threads for lookups; 0 means one per core.
+    pub threads: usize,
+}
+
+/// One resolved frame from a [`Symbolizer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The raw (linkage) name, mangled when the binary's is.
+    pub name: String,
+    /// Source file, empty when unknown.
+    pub file: String,
+    /// Line, 0 when unknown.
+    pub line: u32,
+}
+
+/// Why a mapping's frames got no names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// No candidate file exists.
+    NoFile {
+        /// The paths looked at.
+        tried: Vec<PathBuf>,
+    },
+    /// Files were found but their build ids differ from the profile's.
+    BuildIdMismatch {
+        /// The file.
+        file: PathBuf,
+        /// The profile's build id.
+        expected: String,
+        /// The file's.
+        found: String,
+    },
+    /// The file is not a usable ELF file.
+    NotElf(String),
+    /// The file has neither a symbol table nor DWARF.
+    NoSymbols,
+    /// A special region (`[vdso]`, anonymous memory) with no file.
+    NoFileName,
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::NoFile { tried } => {
+                let list: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
+                write!(f, "no file found (looked at {})", list.join(", "))
+            }
+            Reason::BuildIdMismatch {
+                file,
+                expected,
+                found,
+            } => write!(
+                f,
+                "{} has build id {found}, the profile {expected} (--force uses it anyway)",
+                file.display()
+            ),
+            Reason::NotElf(why) => write!(f, "unusable file: {why}"),
+            Reason::NoSymbols => write!(f, "the file has no symbol table and no debug information"),
+            Reason::NoFileName => write!(f, "not a file (special or anonymous mapping)"),
+        }
+    }
+}
+
+/// The file a [`Symbolizer`] used for a mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileUsed {
+    /// The file's path.
+    pub path: PathBuf,
+    /// How it was found.
+    pub how: How,
+    /// Its build id, when it has one.
+    pub build_id: Option<String>,
+    /// The detached debug file whose DWARF was used, if any.
+    pub debug_file: Option<PathBuf>,
+    /// True when DWARF (inline frames, lines) was available.
+    pub has_dwarf: bool,
+}
+
+/// What a [`Symbolizer`] found for one mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MappingFrames {
+    /// The file used, when one was.
+    pub file: Option<FileUsed>,
+    /// Why there are no names, when there are none.
+    pub problem: Option<Reason>,
+    /// Frames per requested address (innermost first; empty: unresolved).
+    pub frames: Vec<Vec<Frame>>,
+    /// Non-fatal problems worth a warning.
+    pub warnings: Vec<String>,
+}
+
+/// Resolves addresses of one mapping to frames.
+pub trait Symbolizer: Sync {
+    /// Frames for `addrs` (lookup addresses, see
+    /// [`Location::lookup_address`](crate::profile::Location::lookup_address))
+    /// of `mapping`; `is_main` marks the main executable. An error stops the
+    /// run (a build id mismatch on a file the user named).
+    fn mapping_frames(
+        &self,
+        mapping: &Mapping,
+        is_main: bool,
+        addrs: &[RuntimeAddr],
+    ) -> Result<MappingFrames>;
+}
+
+/// Per-mapping outcome, for `info` and the report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MappingReport {
+    /// The path the profile recorded.
+    pub recorded: String,
+    /// The file used, if any.
+    pub file: Option<String>,
+    /// How it was found.
+    pub how: Option<String>,
+    /// Its build id.
+    pub build_id: Option<String>,
+    /// The detached debug file used, if any.
+    pub debug_file: Option<String>,
+    /// True when DWARF was available.
+    pub dwarf: bool,
+    /// Distinct addresses in this mapping.
+    pub frames: usize,
+    /// How many of them got a name.
+    pub named_frames: usize,
+    /// Why none did, when none did.
+    pub problem: Option<String>,
+}
+
+/// What symbolization did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SymbolizeReport {
+    /// One entry per mapping of the profile, in its order.
+    pub mappings: Vec<MappingReport>,
+    /// Warnings, one line each.
+    pub warnings: Vec<String>,
+}
+
+/// Symbolizes `profile` with the ELF files `options` leads to, then applies
+/// pprof's allocator-frame pruning.
+pub fn run(profile: &mut Profile, options: &Options) -> Result<SymbolizeReport> {
+    let symbolizer = ElfSymbolizer::new(options.clone());
+    let report = run_with(profile, &symbolizer, options.names)?;
+    prune::prune_allocator_frames(profile);
+    Ok(report)
+}
+
+/// Symbolizes `profile` with any [`Symbolizer`] (tests use a table).
+pub fn run_with(
+    profile: &mut Profile,
+    symbolizer: &dyn Symbolizer,
+    names: NameStyle,
+) -> Result<SymbolizeReport> {
+    let mut by_mapping: Vec<Vec<usize>> = vec![Vec::new(); profile.mappings.len()];
+    for (i, loc) in profile.locations.iter().enumerate() {
+        if let Some(m) = loc.mapping
+            && loc.lines.is_empty()
+            && let Some(list) = by_mapping.get_mut(m.0 as usize)
+        {
+            list.push(i);
+        }
+    }
+    let mut report = SymbolizeReport::default();
+    let mut functions: HashMap<Function, FunctionId> = profile
+        .functions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| Some((f.clone(), FunctionId(u32::try_from(i).ok()?))))
+        .collect();
+    for (m, locs) in by_mapping.into_iter().enumerate() {
+        let mapping = profile.mappings[m].clone();
+        let mut entry = MappingReport {
+            recorded: mapping.file.clone(),
+            file: None,
+            how: None,
+            build_id: None,
+            debug_file: None,
+            dwarf: false,
+            frames: locs.len(),
+            named_frames: 0,
+            problem: None,
+        };
+        if locs.is_empty() {
+            report.mappings.push(entry);
+            continue;
+        }
+        let addrs: Vec<RuntimeAddr> = locs
+            .iter()
+            .map(|&i| profile.locations[i].lookup_address())
+            .collect();
+        let found = symbolizer.mapping_frames(&mapping, m == 0, &addrs)?;
+        report.warnings.extend(found.warnings);
+        if let Some(file) = &found.file {
+            entry.file = Some(file.path.display().to_string());
+            entry.how = Some(file.how.to_string());
+            entry.build_id = file.build_id.clone();
+            entry.debug_file = file.debug_file.as_ref().map(|p| p.display().to_string());
+            entry.dwarf = file.has_dwarf;
+        }
+        entry.problem = found.problem.as_ref().map(ToString::to_string);
+        let mut any_inline = false;
+        let mut any_line = false;
+        for (&li, frames) in locs.iter().zip(&found.frames) {
+            if frames.is_empty() {
+                continue;
+            }
+            entry.named_frames += 1;
+            any_inline |= frames.len() > 1;
+            any_line |= frames.iter().any(|f| f.line > 0);
+            let lines = frames
+                .iter()
+                .map(|f| {
+                    let function = Function {
+                        name: demangle(&f.name, names),
+                        system_name: f.name.clone(),
+                        file: f.file.clone(),
+                        start_line: 0,
+                    };
+                    let id = *functions.entry(function.clone()).or_insert_with(|| {
+                        profile.functions.push(function);
+                        FunctionId(u32::try_from(profile.functions.len() - 1).unwrap_or(u32::MAX))
+                    });
+                    Line {
+                        function: id,
+                        line: i64::from(f.line),
+                        column: 0,
+                    }
+                })
+                .collect();
+            profile.locations[li].lines = lines;
+        }
+        let m_mut = &mut profile.mappings[m];
+        m_mut.has_functions |= entry.named_frames > 0;
+        m_mut.has_filenames |= any_line;
+        m_mut.has_line_numbers |= any_line;
+        m_mut.has_inline_frames |= any_inline;
+        if entry.named_frames < entry.frames && entry.problem.is_none() && entry.file.is_some() {
+            entry.problem = Some(format!(
+                "{} of {} addresses are not covered by the file's symbols",
+                entry.frames - entry.named_frames,
+                entry.frames
+            ));
+        }
+        report.mappings.push(entry);
+    }
+    Ok(report)
+}
+
+/// What [`ElfSymbolizer::open`] found: the file (if any), why it has no
+/// names (if so), and warnings.
+type Opened = (Option<(elf::ElfFile, FileUsed)>, Option<Reason>, Vec<String>);
+
+/// The real symbolizer: finds ELF files and looks addresses up in them.
+#[derive(Debug)]
+pub struct ElfSymbolizer {
+    options: Options,
+}
+
+impl ElfSymbolizer {
+    /// A symbolizer with these options.
+    pub fn new(options: Options) -> Self {
+        ElfSymbolizer { options }
+    }
+
+    /// Opens the first usable candidate file of a mapping.
+    fn open(
+        &self,
+        mapping: &Mapping,
+        is_main: bool,
+    ) -> Result<Opened> {
+        let mut warnings = Vec::new();
+        let candidates = find::candidates(mapping, is_main, &self.options.paths);
+        if candidates.is_empty() {
+            return Ok((None, Some(Reason::NoFileName), warnings));
+        }
+        let mut problem = None;
+        let mut tried = Vec::new();
+        for (path, how) in candidates {
+            tried.push(path.clone());
+            if !path.is_file() {
+                continue;
+            }
+            let mut file = match elf::ElfFile::open(&path) {
+                Ok(f) => f,
+                Err(why) => {
+                    if how == How::Given {
+                        return Err(Error::Symbolize {
+                            binary: path.display().to_string(),
+                            why,
+                        });
+                    }
+                    problem = Some(Reason::NotElf(format!("{}: {why}", path.display())));
+                    continue;
+                }
+            };
+            if let Some(found) = &file.build_id
+                && !mapping.build_id.is_empty()
+                && !found.eq_ignore_ascii_case(&mapping.build_id)
+            {
+                let mismatch = Reason::BuildIdMismatch {
+                    file: path.clone(),
+                    expected: mapping.build_id.clone(),
+                    found: found.clone(),
+                };
+                if !self.options.force {
+                    if how == How::Given {
+                        return Err(Error::Symbolize {
+                            binary: path.display().to_string(),
+                            why: format!(
+                                "build id {found} differs from the profile's {} for {}: it is not the binary that was profiled (--force uses it anyway)",
+                                mapping.build_id, mapping.file
+                            ),
+                        });
+                    }
+                    problem = Some(mismatch);
+                    continue;
+                }
+                warnings.push(format!("{mismatch}; used because of --force"));
+            }
+            let mut debug_file = None;
+            if !file.has_dwarf() {
+                let debug = find::debug_candidates(
+                    &path,
+                    file.build_id.as_deref(),
+                    file.debuglink.as_deref(),
+                    &self.options.paths,
+                );
+                for d in debug.iter().filter(|d| d.is_file()) {
+                    if let Ok(dbg) = elf::ElfFile::open(d) {
+                        if dbg.build_id.is_some()
+                            && file.build_id.is_some()
+                            && dbg.build_id != file.build_id
+                        {
+                            continue;
+                        }
+                        if dbg.has_symbols() {
+                            file.adopt_debug_info(dbg);
+                            debug_file = Some(d.clone());
+                            break;
+                        }
+                    }
+                }
+            }
+            if !file.has_symbols() {
+                problem = Some(Reason::NoSymbols);
+                let used = FileUsed {
+                    path: path.clone(),
+                    how,
+                    build_id: file.build_id.clone(),
+                    debug_file,
+                    has_dwarf: false,
+                };
+                return Ok((Some((file, used)), problem, warnings));
+            }
+            let used = FileUsed {
+                path,
+                how,
+                build_id: file.build_id.clone(),
+                debug_file,
+                has_dwarf: file.has_dwarf(),
+            };
+            return Ok((Some((file, used)), None, warnings));
+        }
+        Ok((
+            None,
+            Some(problem.unwrap_or(Reason::NoFile { tried })),
+            warnings,
+        ))
+    }
+}
+
+impl Symbolizer for ElfSymbolizer {
+    fn mapping_frames(
+        &self,
+        mapping: &Mapping,
+        is_main: bool,
+        addrs: &[RuntimeAddr],
+    ) -> Result<MappingFrames> {
+        let (opened, problem, warnings) = self.open(mapping, is_main)?;
+        let Some((file, used)) = opened else {
+            return Ok(MappingFrames {
+                file: None,
+                problem,
+                frames: vec![Vec::new(); addrs.len()],
+                warnings,
+            });
+        };
+        let vaddrs: Vec<Option<u64>> = addrs
+            .iter()
+            .map(|a| mapping.file_offset(*a).and_then(|off| file.vaddr_of(off)))
+            .collect();
+        let threads = match self.options.threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        let frames = lookup_parallel(&file, &vaddrs, threads);
+        Ok(MappingFrames {
+            file: Some(used),
+            problem,
+            frames,
+            warnings,
+        })
+    }
+}
+
+/// Looks up `vaddrs` on up to `threads` threads, each with its own resolver.
+fn lookup_parallel(file: &elf::ElfFile, vaddrs: &[Option<u64>], threads: usize) -> Vec<Vec<Frame>> {
+    let convert = |raw: Vec<elf::RawFrame>| -> Vec<Frame> {
+        raw.into_iter()
+            .map(|f| Frame {
+                name: f.name,
+                file: f.file,
+                line: f.line,
+            })
+            .collect()
+    };
+    let work = |chunk: &[Option<u64>]| -> Vec<Vec<Frame>> {
+        let resolver = file.resolver();
+        chunk
+            .iter()
+            .map(|v| v.map(|v| convert(resolver.frames(v))).unwrap_or_default())
+            .collect()
+    };
+    // Below a few hundred addresses a thread costs more than it saves.
+    let threads = threads.clamp(1, vaddrs.len().div_ceil(256).max(1));
+    if threads == 1 {
+        return work(vaddrs);
+    }
+    let chunk = vaddrs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = vaddrs
+            .chunks(chunk)
+            .map(|c| (c.len(), scope.spawn(move || work(c))))
+            .collect();
+        handles
+            .into_iter()
+            // A worker that panicked leaves its addresses unnamed, in place.
+            .flat_map(|(len, h)| h.join().unwrap_or_else(|_| vec![Vec::new(); len]))
+            .collect()
+    })
+}
+
+/// A fixed table of frames, for tests of later stages without binaries:
+/// (mapping base name, file offset) → frames.
+#[derive(Debug, Default, Clone)]
+pub struct TableSymbolizer {
+    /// The table.
+    pub frames: HashMap<(String, u64), Vec<Frame>>,
+}
+
+impl Symbolizer for TableSymbolizer {
+    fn mapping_frames(
+        &self,
+        mapping: &Mapping,
+        _is_main: bool,
+        addrs: &[RuntimeAddr],
+    ) -> Result<MappingFrames> {
+        let frames = addrs
+            .iter()
+            .map(|a| {
+                mapping
+                    .file_offset(*a)
+                    .and_then(|off| self.frames.get(&(mapping.base_name().to_string(), off.0)))
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect();
+        Ok(MappingFrames {
+            file: None,
+            problem: None,
+            frames,
+            warnings: Vec::new(),
+        })
+    }
+}
