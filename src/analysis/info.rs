@@ -64,6 +64,42 @@ pub struct MappingInfo {
     pub build_id: String,
     /// Distinct addresses of the profile in this mapping.
     pub locations: usize,
+    /// Of those, how many have names.
+    pub named_locations: usize,
+    /// The default sample type's value of the stacks that pass through this
+    /// mapping.
+    pub value: i64,
+    /// Of `value`, the part whose frames in this mapping all have names.
+    pub named_value: i64,
+}
+
+/// Per mapping, the default sample type's value of the stacks through it,
+/// and the part of it whose frames there all have names.
+fn mapping_values(p: &Profile) -> (Vec<i64>, Vec<i64>) {
+    let n = p.mappings.len();
+    let index = p.sample_type_index("").unwrap_or(0);
+    let mut value = vec![0i64; n];
+    let mut named = vec![0i64; n];
+    // Per sample: 0 = not touched, 1 = touched and named so far, 2 = touched with an unnamed frame.
+    let mut state = vec![0u8; n];
+    for s in &p.samples {
+        state.iter_mut().for_each(|x| *x = 0);
+        for loc in s.locations.iter().filter_map(|l| p.location(*l)) {
+            if let Some(slot) = loc.mapping.and_then(|m| state.get_mut(m.0 as usize)) {
+                *slot = (*slot).max(if loc.lines.is_empty() { 2 } else { 1 });
+            }
+        }
+        let v = s.values.get(index).copied().unwrap_or(0);
+        for (m, st) in state.iter().enumerate() {
+            if *st > 0 {
+                value[m] = value[m].saturating_add(v);
+            }
+            if *st == 1 {
+                named[m] = named[m].saturating_add(v);
+            }
+        }
+    }
+    (value, named)
 }
 
 /// Describes a profile read from a single input.
@@ -80,13 +116,22 @@ pub fn info(p: &Profile) -> Info {
     let header = source.and_then(|s| s.header.as_ref());
     let totals: Vec<i64> = (0..names.len()).map(|i| p.total(i)).collect();
     let mut per_mapping = vec![0usize; p.mappings.len()];
+    let mut named = vec![0usize; p.mappings.len()];
     let mut unmapped = 0;
     for loc in &p.locations {
-        match loc.mapping.and_then(|m| per_mapping.get_mut(m.0 as usize)) {
-            Some(n) => *n += 1,
+        match loc
+            .mapping
+            .map(|m| m.0 as usize)
+            .filter(|m| *m < per_mapping.len())
+        {
+            Some(m) => {
+                per_mapping[m] += 1;
+                named[m] += usize::from(!loc.lines.is_empty());
+            }
             None => unmapped += 1,
         }
     }
+    let (value, named_value) = mapping_values(p);
     Info {
         path: source.map(|s| s.path.clone()).unwrap_or_default(),
         format: source.map(|s| s.format).unwrap_or(Format::Pprof),
@@ -109,13 +154,17 @@ pub fn info(p: &Profile) -> Info {
             .mappings
             .iter()
             .zip(per_mapping)
-            .map(|(m, n)| MappingInfo {
+            .enumerate()
+            .map(|(i, (m, n))| MappingInfo {
                 start: format!("{:#x}", m.start.0),
                 limit: format!("{:#x}", m.limit.0),
                 offset: format!("{:#x}", m.offset.0),
                 file: m.file.clone(),
                 build_id: m.build_id.clone(),
                 locations: n,
+                named_locations: named[i],
+                value: value[i],
+                named_value: named_value[i],
             })
             .collect(),
         symbolization: None,

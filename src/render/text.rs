@@ -135,7 +135,7 @@ pub fn write_info(out: &mut dyn Write, info: &Info) -> std::io::Result<()> {
         )?;
     }
     writeln!(out, "  mappings:     {}", info.mappings.len())?;
-    for m in &info.mappings {
+    for (i, m) in info.mappings.iter().enumerate() {
         let id = if m.build_id.is_empty() {
             String::new()
         } else {
@@ -146,6 +146,35 @@ pub fn write_info(out: &mut dyn Write, info: &Info) -> std::io::Result<()> {
             "    {}-{} offset {} {}{} ({} addresses)",
             m.start, m.limit, m.offset, m.file, id, m.locations
         )?;
+        if let Some(r) = info.symbolization.as_ref().and_then(|s| s.get(i)) {
+            if let Some(file) = &r.file {
+                let debug = r
+                    .debug_file
+                    .as_ref()
+                    .map(|d| format!(", debug info from {d}"))
+                    .unwrap_or_default();
+                let dwarf = if r.dwarf {
+                    "DWARF"
+                } else {
+                    "symbol table only"
+                };
+                writeln!(
+                    out,
+                    "      names: {file} ({}{debug}; {dwarf}): {} of {} addresses named, {} of the {} on stacks through it",
+                    r.how.as_deref().unwrap_or(""),
+                    r.named_frames,
+                    r.frames,
+                    percentage(m.named_value, m.value).trim(),
+                    info.sample_types
+                        .last()
+                        .map(String::as_str)
+                        .unwrap_or("value")
+                )?;
+            }
+            if let Some(problem) = &r.problem {
+                writeln!(out, "      no names: {problem}")?;
+            }
+        }
     }
     Ok(())
 }

@@ -275,7 +275,7 @@ pub fn run_with(
         m_mut.has_filenames |= any_line;
         m_mut.has_line_numbers |= any_line;
         m_mut.has_inline_frames |= any_inline;
-        if entry.named_frames < entry.frames && entry.problem.is_none() && entry.file.is_some() {
+        if entry.named_frames < entry.frames && entry.problem.is_none() {
             entry.problem = Some(format!(
                 "{} of {} addresses are not covered by the file's symbols",
                 entry.frames - entry.named_frames,
@@ -289,7 +289,11 @@ pub fn run_with(
 
 /// What [`ElfSymbolizer::open`] found: the file (if any), why it has no
 /// names (if so), and warnings.
-type Opened = (Option<(elf::ElfFile, FileUsed)>, Option<Reason>, Vec<String>);
+type Opened = (
+    Option<(elf::ElfFile, FileUsed)>,
+    Option<Reason>,
+    Vec<String>,
+);
 
 /// The real symbolizer: finds ELF files and looks addresses up in them.
 #[derive(Debug)]
@@ -304,11 +308,7 @@ impl ElfSymbolizer {
     }
 
     /// Opens the first usable candidate file of a mapping.
-    fn open(
-        &self,
-        mapping: &Mapping,
-        is_main: bool,
-    ) -> Result<Opened> {
+    fn open(&self, mapping: &Mapping, is_main: bool) -> Result<Opened> {
         let mut warnings = Vec::new();
         let candidates = find::candidates(mapping, is_main, &self.options.paths);
         if candidates.is_empty() {
@@ -512,5 +512,118 @@ impl Symbolizer for TableSymbolizer {
             frames,
             warnings: Vec::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{AddressKind, FileOffset, Location, LocationId, Sample, ValueType};
+
+    fn frame(name: &str) -> Frame {
+        Frame {
+            name: name.into(),
+            file: "f.cc".into(),
+            line: 7,
+        }
+    }
+
+    #[test]
+    fn table_symbolizer_names_inline_frames_and_reports() {
+        let mapping = Mapping {
+            start: RuntimeAddr(0x4000000000),
+            limit: RuntimeAddr(0x4001000000),
+            offset: FileOffset(0),
+            file: "/usr/local/bin/envoy".into(),
+            ..Mapping::default()
+        };
+        let loc = |a: u64| Location {
+            address: RuntimeAddr(a),
+            kind: AddressKind::ReturnAddress,
+            mapping: Some(crate::profile::MappingId(0)),
+            lines: vec![],
+            is_folded: false,
+        };
+        let mut p = Profile {
+            sample_types: vec![ValueType::new("space", "bytes")],
+            mappings: vec![mapping],
+            locations: vec![loc(0x4000000101), loc(0x4000000201), loc(0x4000000301)],
+            samples: vec![Sample {
+                values: vec![10],
+                locations: vec![LocationId(0), LocationId(1), LocationId(2)],
+                labels: vec![],
+            }],
+            drop_frames: prune::allocator_drop_frames(),
+            ..Profile::default()
+        };
+        let mut table = TableSymbolizer::default();
+        // Lookup addresses are one byte back (return addresses).
+        table
+            .frames
+            .insert(("envoy".into(), 0x100), vec![frame("_Znwm")]);
+        table.frames.insert(
+            ("envoy".into(), 0x200),
+            vec![
+                frame("_ZN5Envoy6Buffer5Slice10newStorageEm"),
+                frame("_ZN5Envoy6Buffer9OwnedImpl3addEPKvm"),
+            ],
+        );
+        let report = run_with(&mut p, &table, NameStyle::Simplified).unwrap();
+        assert_eq!(report.mappings[0].frames, 3);
+        assert_eq!(report.mappings[0].named_frames, 2);
+        assert!(
+            report.mappings[0]
+                .problem
+                .as_deref()
+                .unwrap_or("")
+                .contains("1 of 3")
+        );
+        assert_eq!(
+            p.location_names(&p.locations[1]),
+            vec![
+                "Envoy::Buffer::Slice::newStorage",
+                "Envoy::Buffer::OwnedImpl::add"
+            ]
+        );
+        assert_eq!(p.location_names(&p.locations[0]), vec!["operator new"]);
+        assert_eq!(p.location_names(&p.locations[2]), vec!["envoy+0x301"]);
+        assert!(p.mappings[0].has_inline_frames && p.mappings[0].has_functions);
+        prune::prune_allocator_frames(&mut p);
+        // `operator new` is an allocator frame: the stack now starts at newStorage.
+        assert_eq!(p.samples[0].locations, vec![LocationId(1), LocationId(2)]);
+        assert_eq!(p.total(0), 10);
+    }
+
+    #[test]
+    fn missing_file_is_a_reason_not_an_error() {
+        let sym = ElfSymbolizer::new(Options::default());
+        let mapping = Mapping {
+            start: RuntimeAddr(0x1000),
+            limit: RuntimeAddr(0x2000),
+            file: "/nonexistent/envoy".into(),
+            ..Mapping::default()
+        };
+        let found = sym
+            .mapping_frames(&mapping, true, &[RuntimeAddr(0x1100)])
+            .unwrap();
+        assert!(found.file.is_none());
+        assert!(matches!(found.problem, Some(Reason::NoFile { .. })));
+        assert_eq!(found.frames, vec![Vec::<Frame>::new()]);
+    }
+
+    #[test]
+    fn a_given_binary_that_is_not_elf_is_an_error() {
+        let mut options = Options::default();
+        options.paths.binary = Some(PathBuf::from(file!()));
+        let sym = ElfSymbolizer::new(options);
+        let mapping = Mapping {
+            file: "/usr/local/bin/envoy".into(),
+            ..Mapping::default()
+        };
+        let err = sym
+            .mapping_frames(&mapping, true, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not an ELF file"), "{err}");
     }
 }
