@@ -153,9 +153,16 @@ impl ElfFile {
             gimli::RunTimeEndian::Big
         };
         let dwarf = if obj.section_by_name(".debug_info").is_some() {
+            let loaded = load_sections_parallel(&obj, &owner, endian);
             Some(
-                gimli::DwarfSections::load(|id| load_section(&obj, &owner, id.name(), endian))
-                    .map_err(|e| format!("reading DWARF: {e}"))?,
+                gimli::DwarfSections::load(|id| {
+                    loaded
+                        .iter()
+                        .find(|(i, _)| *i == id)
+                        .map(|(_, r)| r.clone())
+                        .unwrap_or_else(|| Ok(Reader::new(empty(), endian)))
+                })
+                .map_err(|e| format!("reading DWARF: {e}"))?,
             )
         } else {
             None
@@ -318,6 +325,49 @@ fn load_section(
         }
     };
     Ok(Reader::new(bytes, endian))
+}
+
+/// The DWARF sections name lookups need, decompressed on as many threads as
+/// there are cores (zlib-compressed debug info is hundreds of MB in large
+/// C++ binaries). Location lists, macros and public names are never needed
+/// to name an address, so they are not read at all.
+fn load_sections_parallel(
+    obj: &object::File<'_>,
+    owner: &Arc<Owner>,
+    endian: gimli::RunTimeEndian,
+) -> Vec<(gimli::SectionId, Result<Reader, object::Error>)> {
+    use gimli::SectionId as S;
+    const NEEDED: &[gimli::SectionId] = &[
+        S::DebugAbbrev,
+        S::DebugAddr,
+        S::DebugAranges,
+        S::DebugInfo,
+        S::DebugLine,
+        S::DebugLineStr,
+        S::DebugRanges,
+        S::DebugRngLists,
+        S::DebugStr,
+        S::DebugStrOffsets,
+        S::DebugTypes,
+    ];
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::with_capacity(NEEDED.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(NEEDED.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(id) = NEEDED.get(i) else { break };
+                    let r = load_section(obj, owner, id.name(), endian);
+                    if let Ok(mut v) = results.lock() {
+                        v.push((*id, r));
+                    }
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_default()
 }
 
 fn empty() -> SectionBytes {
