@@ -20,7 +20,7 @@
 
 use crate::error::ParseError;
 use crate::profile::{
-    Format, Frameless, HeaderTotals, Label, LabelValue, Profile, Sample, ValueType,
+    Format, Frameless, HeaderTotals, Label, LabelValue, Profile, Sample, Source, ValueType,
 };
 
 use super::maps;
@@ -199,14 +199,45 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
     if samples.is_empty() && frameless.count == 0 {
         return Err((Some(header_no), ParseError::NoStacks));
     }
-    let mut locations = table.locations;
-    let mappings = if saw_maps {
-        maps::attach(maps::parse_maps(lines.map(|(_, l)| l)), &mut locations)
-    } else {
-        Vec::new()
-    };
     let stacks = samples.len();
-    Ok(Profile {
+    let trailer = saw_maps.then_some(lines.map(|(_, l)| l));
+    let source = Source {
+        path: String::new(),
+        format,
+        header: Some(HeaderTotals {
+            header: layout.raw(block),
+            listed,
+        }),
+        stacks,
+        frameless,
+    };
+    Ok(assemble(
+        sample_types,
+        samples,
+        table,
+        trailer,
+        period,
+        source,
+    ))
+}
+
+/// The profile of a text heap dump (gperftools, Go, jemalloc) from its
+/// parts: the memory-map trailer (when present) is attached to the
+/// locations, and pprof's allocator frames become the `drop_frames`.
+pub(crate) fn assemble<'a>(
+    sample_types: Vec<ValueType>,
+    samples: Vec<Sample>,
+    table: AddressTable,
+    trailer: Option<impl Iterator<Item = &'a [u8]>>,
+    period: i64,
+    source: Source,
+) -> Profile {
+    let mut locations = table.locations;
+    let mappings = match trailer {
+        Some(lines) => maps::attach(maps::parse_maps(lines), &mut locations),
+        None => Vec::new(),
+    };
+    Profile {
         sample_types,
         samples,
         locations,
@@ -215,18 +246,9 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
         period,
         drop_frames: crate::symbolize::prune::allocator_drop_frames(),
         keep_frames: crate::symbolize::prune::allocator_keep_frames(),
-        sources: vec![crate::profile::Source {
-            path: String::new(),
-            format,
-            header: Some(HeaderTotals {
-                header: layout.raw(block),
-                listed,
-            }),
-            stacks,
-            frameless,
-        }],
+        sources: vec![source],
         ..Profile::default()
-    })
+    }
 }
 
 /// `heap profile: A: B [C: D] @ tag`, anywhere in the line (as pprof matches it).

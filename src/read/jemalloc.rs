@@ -19,7 +19,6 @@
 use crate::error::ParseError;
 use crate::profile::{
     Format, Frameless, HeaderTotals, Label, LabelValue, LocationId, Profile, Sample, Source,
-    ValueType,
 };
 
 use super::gperftools::{HeapLayout, LineError};
@@ -164,34 +163,25 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
     if stacks == 0 {
         return Err((Some(first_no), ParseError::NoStacks));
     }
-    let frameless_stacks = empty_stacks;
-    let mut locations = table.locations;
-    let mappings = if saw_maps {
-        maps::attach(maps::parse_maps(lines.map(|(_, l)| l)), &mut locations)
-    } else {
-        Vec::new()
+    let source = Source {
+        path: String::new(),
+        format: Format::Jemalloc,
+        header: Some(HeaderTotals {
+            header: layout.raw(header),
+            listed,
+        }),
+        stacks: stacks - empty_stacks,
+        frameless,
     };
-    Ok(Profile {
-        sample_types: layout.sample_types(),
+    let trailer = saw_maps.then_some(lines.map(|(_, l)| l));
+    Ok(super::gperftools::assemble(
+        layout.sample_types(),
         samples,
-        locations,
-        mappings,
-        period_type: Some(ValueType::new("space", "bytes")),
+        table,
+        trailer,
         period,
-        drop_frames: crate::symbolize::prune::allocator_drop_frames(),
-        keep_frames: crate::symbolize::prune::allocator_keep_frames(),
-        sources: vec![Source {
-            path: String::new(),
-            format: Format::Jemalloc,
-            header: Some(HeaderTotals {
-                header: layout.raw(header),
-                listed,
-            }),
-            stacks: stacks - frameless_stacks,
-            frameless,
-        }],
-        ..Profile::default()
-    })
+        source,
+    ))
 }
 
 /// A stack being read: its locations, its `t*:` line, its `tN:` lines seen,
