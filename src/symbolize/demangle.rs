@@ -47,17 +47,157 @@ fn demangle_cpp(raw: &str, style: NameStyle) -> Option<String> {
     if !raw.starts_with("_Z") {
         return None;
     }
+    if let Some(special) = demangle_special(raw, style) {
+        return Some(special);
+    }
     let symbol = cpp_demangle::Symbol::new(raw).ok()?;
     let options = cpp_demangle::DemangleOptions::new().recursion_limit(256);
-    let options = match style {
-        NameStyle::Simplified => options.no_params().no_return_type(),
-        NameStyle::Full => options,
+    let text = match style {
+        NameStyle::Simplified => symbol.demangle_with_options(&options.no_return_type()).ok()?,
+        NameStyle::Full => symbol.demangle_with_options(&options).ok()?,
     };
-    let text = symbol.demangle_with_options(&options).ok()?;
     Some(match style {
-        NameStyle::Simplified => simplify(&text).into_owned(),
+        NameStyle::Simplified => pprof_short(&text),
         NameStyle::Full => text,
     })
+}
+
+/// Thunks, vtables, typeinfo and guard variables, written as c++filt and
+/// pprof write them ("non-virtual thunk to Foo::bar(int)"); the target's
+/// parameters stay, its template arguments go in the short form.
+fn demangle_special(raw: &str, style: NameStyle) -> Option<String> {
+    let rest = raw.strip_prefix("_Z")?;
+    let (label, target) = if let Some(r) = rest.strip_prefix("Th") {
+        ("non-virtual thunk to ", skip_call_offset_h(r)?)
+    } else if let Some(r) = rest.strip_prefix("Tv") {
+        ("virtual thunk to ", skip_call_offset_v(r)?)
+    } else if let Some(r) = rest.strip_prefix("Tc") {
+        let r = skip_call_offset(r)?;
+        ("covariant return thunk to ", skip_call_offset(r)?)
+    } else {
+        let (label, r) = [("TV", "vtable for "), ("TT", "VTT for "), ("TI", "typeinfo for "), ("TS", "typeinfo name for "), ("GV", "guard variable for ")]
+            .iter()
+            .find_map(|(code, label)| Some((*label, rest.strip_prefix(code)?)))?;
+        (label, r)
+    };
+    let symbol = cpp_demangle::Symbol::new(format!("_Z{target}")).ok()?;
+    let options = cpp_demangle::DemangleOptions::new().recursion_limit(256).no_return_type();
+    let inner = symbol.demangle_with_options(&options).ok()?;
+    Some(match style {
+        NameStyle::Simplified => format!("{label}{}", remove_template_args(&inner)),
+        NameStyle::Full => format!("{label}{inner}"),
+    })
+}
+
+/// `h <offset> _` (after `Th` the `h` is already gone).
+fn skip_call_offset_h(s: &str) -> Option<&str> {
+    let s = s.strip_prefix('n').unwrap_or(s);
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    s.get(digits..)?.strip_prefix('_')
+}
+
+/// `v <offset> _ <virtual offset> _` (after `Tv` the `v` is already gone).
+fn skip_call_offset_v(s: &str) -> Option<&str> {
+    skip_call_offset_h(skip_call_offset_h(s)?)
+}
+
+/// A `h…_` or `v…_…_` call offset.
+fn skip_call_offset(s: &str) -> Option<&str> {
+    if let Some(r) = s.strip_prefix('h') {
+        skip_call_offset_h(r)
+    } else {
+        skip_call_offset_v(s.strip_prefix('v')?)
+    }
+}
+
+/// Names that are not functions of the program but compiler-made entities
+/// ("non-virtual thunk to X(int)", "vtable for X"): pprof keeps their inner
+/// parameter lists.
+const SPECIAL_PREFIXES: [&str; 12] = [
+    "non-virtual thunk to ",
+    "virtual thunk to ",
+    "covariant return thunk to ",
+    "construction vtable for ",
+    "vtable for ",
+    "VTT for ",
+    "typeinfo for ",
+    "typeinfo name for ",
+    "guard variable for ",
+    "reference temporary ",
+    "TLS init function for ",
+    "TLS wrapper function for ",
+];
+
+/// pprof's short form of a demangled name (its demangler's `NoParams` and
+/// `NoTemplateParams`): the function's own parameter list and qualifiers
+/// go, parameter lists of enclosing functions stay (`f(int)::{lambda()#1}::
+/// operator()`), and every template argument list goes.
+fn pprof_short(full: &str) -> String {
+    if SPECIAL_PREFIXES.iter().any(|p| full.starts_with(p)) {
+        return remove_template_args(full);
+    }
+    let mut name = full.trim_end();
+    loop {
+        let before = name;
+        for q in [" const", " volatile", " &&", " &", " noexcept"] {
+            name = name.strip_suffix(q).unwrap_or(name);
+        }
+        if name == before {
+            break;
+        }
+    }
+    if name.ends_with(')')
+        && let Some(open) = matching_open(name.as_bytes(), name.len() - 1)
+    {
+        name = &name[..open];
+    }
+    remove_template_args(name)
+}
+
+/// The index of the `(` matching the `)` at `close`, scanning backwards.
+fn matching_open(bytes: &[u8], close: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for i in (0..=close).rev() {
+        match bytes[i] {
+            b')' => depth += 1,
+            b'(' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Removes every `<...>` template argument list (keeping `operator<` and
+/// friends), and the space before a removed list.
+fn remove_template_args(name: &str) -> String {
+    let bytes = name.as_bytes();
+    let mut out = String::with_capacity(name.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(op) = operator_at(name, i) {
+            out.push_str(op);
+            i += op.len();
+            continue;
+        }
+        if bytes[i] == b'<'
+            && let Some(end) = matching(bytes, i, b'<', b'>')
+        {
+            while out.ends_with(' ') {
+                out.pop();
+            }
+            i = end + 1;
+            continue;
+        }
+        let c = name[i..].chars().next().unwrap_or(' ');
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
 }
 
 /// pprof's heuristic for a name that is already demangled C++.
@@ -161,6 +301,22 @@ mod tests {
             demangle(raw, NameStyle::Full),
             "Envoy::Buffer::Slice::newStorage(unsigned long)"
         );
+    }
+
+    #[test]
+    fn like_pprof_on_real_ceph_names() {
+        let short = |raw: &str| demangle(raw, NameStyle::Simplified);
+        assert_eq!(
+            short("_ZZN7rocksdb15ConcurrentArena15AllocateAlignedEmmPNS_6LoggerEENKUlvE_clEv"),
+            "rocksdb::ConcurrentArena::AllocateAligned(unsigned long, unsigned long, rocksdb::Logger*)::{lambda()#1}::operator()"
+        );
+        assert_eq!(
+            short("_ZStlsISt11char_traitsIcEERSt13basic_ostreamIcT_ES5_PKc"),
+            "std::operator<<"
+        );
+        assert_eq!(short("_ZThn8_N3Foo3barEi"), "non-virtual thunk to Foo::bar(int)");
+        assert_eq!(short("_ZNSt6vectorIiSaIiEE9push_backERKi"), "std::vector::push_back");
+        assert_eq!(short("_ZNK5Envoy4Http13HeaderMapImpl3getEv"), "Envoy::Http::HeaderMapImpl::get");
     }
 
     #[test]

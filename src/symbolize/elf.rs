@@ -138,15 +138,7 @@ impl ElfFile {
                 })
             })
             .collect();
-        let mut symbols: Vec<(u64, u64, String)> = obj
-            .symbols()
-            .chain(obj.dynamic_symbols())
-            .filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.address() != 0)
-            .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_string())))
-            .filter(|(_, _, name)| !name.is_empty())
-            .collect();
-        symbols.sort();
-        symbols.dedup_by(|a, b| a.0 == b.0);
+        let symbols = text_symbols(&obj);
         let endian = if obj.is_little_endian() {
             gimli::RunTimeEndian::Little
         } else {
@@ -218,13 +210,15 @@ impl ElfFile {
         }
     }
 
-    /// Borrows a debug file's DWARF for this (stripped) file's lookups.
+    /// Borrows a debug file's DWARF for this (stripped) file's lookups. Its
+    /// symbol table is used only when the file has none at all: as for
+    /// pprof, a function is named by the binary's own symbols first.
     pub(crate) fn adopt_debug_info(&mut self, debug: ElfFile) {
         if self.dwarf.is_none() {
             self.dwarf = debug.dwarf;
             self.dwp = debug.dwp.or(self.dwp.take());
         }
-        if self.symbols.len() < debug.symbols.len() {
+        if self.symbols.is_empty() {
             self.symbols = debug.symbols;
         }
     }
@@ -273,9 +267,11 @@ impl Resolver<'_> {
                 }
             }
         }
-        // The outermost frame's name from the symbol table when DWARF has none.
+        // The outermost frame (the function holding the address) is named by
+        // the symbol table when a symbol covers the address, as
+        // llvm-symbolizer names it for pprof; DWARF names the inlined ones.
         match out.last_mut() {
-            Some(last) if last.name.is_empty() => {
+            Some(last) => {
                 if let Some(s) = self.file.symbol(vaddr) {
                     last.name = s.to_string();
                 }
@@ -289,11 +285,30 @@ impl Resolver<'_> {
                     });
                 }
             }
-            _ => {}
         }
         out.retain(|f| !f.name.is_empty());
         out
     }
+}
+
+/// The file's function symbols as llvm-symbolizer (pprof's symbolizer) sees
+/// them: `.symtab`, or `.dynsym` when there is none, sorted by address; of
+/// several symbols at one address the largest, then the first in table order.
+fn text_symbols(obj: &object::File<'_>) -> Vec<(u64, u64, String)> {
+    let collect = |iter: object::SymbolIterator<'_, '_>| -> Vec<(u64, u64, String)> {
+        iter.filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.address() != 0)
+            .filter_map(|s| Some((s.address(), s.size(), s.name().ok()?.to_string())))
+            .filter(|(_, _, name)| !name.is_empty())
+            .collect()
+    };
+    let mut symbols = collect(obj.symbols());
+    if symbols.is_empty() {
+        symbols = collect(obj.dynamic_symbols());
+    }
+    // Stable: equal (address, size) keep their table order.
+    symbols.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    symbols.dedup_by(|later, first| later.0 == first.0);
+    symbols
 }
 
 fn load_section(

@@ -445,6 +445,8 @@ impl Symbolizer for ElfSymbolizer {
 }
 
 /// Looks up `vaddrs` on up to `threads` threads, each with its own resolver.
+/// Addresses are sorted first and each thread takes a contiguous run, so
+/// that a compilation unit's DWARF is parsed by one thread, not by all.
 fn lookup_parallel(file: &elf::ElfFile, vaddrs: &[Option<u64>], threads: usize) -> Vec<Vec<Frame>> {
     let convert = |raw: Vec<elf::RawFrame>| -> Vec<Frame> {
         raw.into_iter()
@@ -455,30 +457,29 @@ fn lookup_parallel(file: &elf::ElfFile, vaddrs: &[Option<u64>], threads: usize) 
             })
             .collect()
     };
-    let work = |chunk: &[Option<u64>]| -> Vec<Vec<Frame>> {
+    let mut order: Vec<usize> = (0..vaddrs.len()).collect();
+    order.sort_by_key(|&i| vaddrs[i]);
+    let work = |chunk: &[usize]| -> Vec<(usize, Vec<Frame>)> {
         let resolver = file.resolver();
         chunk
             .iter()
-            .map(|v| v.map(|v| convert(resolver.frames(v))).unwrap_or_default())
+            .map(|&i| (i, vaddrs[i].map(|v| convert(resolver.frames(v))).unwrap_or_default()))
             .collect()
     };
     // Below a few hundred addresses a thread costs more than it saves.
     let threads = threads.clamp(1, vaddrs.len().div_ceil(256).max(1));
-    if threads == 1 {
-        return work(vaddrs);
-    }
-    let chunk = vaddrs.len().div_ceil(threads);
+    let chunk = order.len().div_ceil(threads).max(1);
+    let mut out = vec![Vec::new(); vaddrs.len()];
     std::thread::scope(|scope| {
-        let handles: Vec<_> = vaddrs
-            .chunks(chunk)
-            .map(|c| (c.len(), scope.spawn(move || work(c))))
-            .collect();
-        handles
-            .into_iter()
-            // A worker that panicked leaves its addresses unnamed, in place.
-            .flat_map(|(len, h)| h.join().unwrap_or_else(|_| vec![Vec::new(); len]))
-            .collect()
-    })
+        let handles: Vec<_> = order.chunks(chunk).map(|c| scope.spawn(move || work(c))).collect();
+        for h in handles {
+            // A worker that panicked leaves its addresses unnamed.
+            for (i, frames) in h.join().unwrap_or_default() {
+                out[i] = frames;
+            }
+        }
+    });
+    out
 }
 
 /// A fixed table of frames, for tests of later stages without binaries:
