@@ -50,11 +50,19 @@ fn demangle_cpp(raw: &str, style: NameStyle) -> Option<String> {
     if let Some(special) = demangle_special(raw, style) {
         return Some(special);
     }
-    let symbol = cpp_demangle::Symbol::new(raw).ok()?;
     let options = cpp_demangle::DemangleOptions::new().recursion_limit(256);
-    let text = match style {
-        NameStyle::Simplified => symbol.demangle_with_options(&options.no_return_type()).ok()?,
-        NameStyle::Full => symbol.demangle_with_options(&options).ok()?,
+    let whole = cpp_demangle::Symbol::new(raw)
+        .ok()
+        .and_then(|symbol| match style {
+            NameStyle::Simplified => symbol.demangle_with_options(&options.no_return_type()).ok(),
+            NameStyle::Full => symbol.demangle_with_options(&options).ok(),
+        });
+    let text = match (whole, style) {
+        (Some(text), _) => text,
+        // cpp_demangle cannot read some SFINAE return types (`enable_if<…>`
+        // with `sr` expressions); the name alone is enough for the short form.
+        (None, NameStyle::Simplified) => name_only(raw)?,
+        (None, NameStyle::Full) => return None,
     };
     Some(match style {
         NameStyle::Simplified => pprof_short(&text),
@@ -75,13 +83,21 @@ fn demangle_special(raw: &str, style: NameStyle) -> Option<String> {
         let r = skip_call_offset(r)?;
         ("covariant return thunk to ", skip_call_offset(r)?)
     } else {
-        let (label, r) = [("TV", "vtable for "), ("TT", "VTT for "), ("TI", "typeinfo for "), ("TS", "typeinfo name for "), ("GV", "guard variable for ")]
-            .iter()
-            .find_map(|(code, label)| Some((*label, rest.strip_prefix(code)?)))?;
+        let (label, r) = [
+            ("TV", "vtable for "),
+            ("TT", "VTT for "),
+            ("TI", "typeinfo for "),
+            ("TS", "typeinfo name for "),
+            ("GV", "guard variable for "),
+        ]
+        .iter()
+        .find_map(|(code, label)| Some((*label, rest.strip_prefix(code)?)))?;
         (label, r)
     };
     let symbol = cpp_demangle::Symbol::new(format!("_Z{target}")).ok()?;
-    let options = cpp_demangle::DemangleOptions::new().recursion_limit(256).no_return_type();
+    let options = cpp_demangle::DemangleOptions::new()
+        .recursion_limit(256)
+        .no_return_type();
     let inner = symbol.demangle_with_options(&options).ok()?;
     Some(match style {
         NameStyle::Simplified => format!("{label}{}", remove_template_args(&inner)),
@@ -108,6 +124,166 @@ fn skip_call_offset(s: &str) -> Option<&str> {
     } else {
         skip_call_offset_v(s.strip_prefix('v')?)
     }
+}
+
+/// Demangles just the `<name>` of a function's mangled encoding (its
+/// nested or unscoped name, template arguments included), leaving out the
+/// return and parameter types; `None` for local names and other forms.
+fn name_only(raw: &str) -> Option<String> {
+    let rest = raw.strip_prefix("_Z")?;
+    let bytes = rest.as_bytes();
+    let end = match bytes.first()? {
+        b'N' => skip_balanced(bytes, 0)? + 1,
+        b'S' | b'0'..=b'9' => {
+            let mut i = if rest.starts_with("St") { 2 } else { 0 };
+            if !bytes.get(i)?.is_ascii_digit() {
+                return None;
+            }
+            i = skip_source_name(bytes, i)?;
+            if bytes.get(i) == Some(&b'I') {
+                skip_balanced(bytes, i)? + 1
+            } else {
+                i
+            }
+        }
+        _ => return None,
+    };
+    let name = rest.get(..end)?;
+    let symbol = cpp_demangle::Symbol::new(format!("_Z{name}")).ok()?;
+    symbol
+        .demangle_with_options(&cpp_demangle::DemangleOptions::new().recursion_limit(256))
+        .ok()
+}
+
+/// `<length><identifier>` at `i`; the index after it.
+fn skip_source_name(b: &[u8], i: usize) -> Option<usize> {
+    let digits = b
+        .get(i..)?
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let len: usize = std::str::from_utf8(b.get(i..i + digits)?)
+        .ok()?
+        .parse()
+        .ok()?;
+    let end = i.checked_add(digits)?.checked_add(len)?;
+    (end <= b.len()).then_some(end)
+}
+
+/// The index of the `E` closing the group opened at `start` (`N`, `I`, …),
+/// skipping nested groups, identifiers, substitutions, literals and the
+/// other forms whose digits are not identifier lengths.
+fn skip_balanced(b: &[u8], start: usize) -> Option<usize> {
+    // Open groups; `true` marks a lambda (`Ul…E`), followed by `[n]_`.
+    let mut stack: Vec<bool> = Vec::new();
+    let mut i = start;
+    while i < b.len() {
+        let c = b[i];
+        let next = b.get(i + 1).copied().unwrap_or(0);
+        match c {
+            b'0'..=b'9' => {
+                i = skip_source_name(b, i)?;
+                continue;
+            }
+            // Operator names whose second letter is upper case (`aS` is `operator=`).
+            b'a' | b'p' | b'm' | b'd' | b'r' | b'o' | b'e' | b'l'
+                if matches!(
+                    [c, next],
+                    [b'a', b'S']
+                        | [b'p', b'L']
+                        | [b'm', b'I']
+                        | [b'm', b'L']
+                        | [b'd', b'V']
+                        | [b'r', b'M']
+                        | [b'a', b'N']
+                        | [b'o', b'R']
+                        | [b'e', b'O']
+                        | [b'l', b'S']
+                        | [b'r', b'S']
+                ) =>
+            {
+                i += 2;
+                continue;
+            }
+            b'N' | b'I' | b'X' | b'J' | b'F' | b'Z' => stack.push(false),
+            b'U' if next == b'l' => {
+                stack.push(true);
+                i += 2;
+                continue;
+            }
+            b'U' if next == b't' => {
+                i = to_underscore(b, i + 2)?;
+                continue;
+            }
+            b'D' if next == b'T' || next == b't' => {
+                stack.push(false);
+                i += 2;
+                continue;
+            }
+            b'D' => {
+                i += 2;
+                continue;
+            }
+            b'S' => {
+                i = if matches!(next, b't' | b'a' | b'b' | b's' | b'i' | b'o' | b'd') {
+                    i + 2
+                } else {
+                    to_underscore(b, i + 1)?
+                };
+                continue;
+            }
+            b'T' if next == b'_' || next.is_ascii_digit() || next.is_ascii_uppercase() => {
+                i = to_underscore(b, i + 1)?;
+                continue;
+            }
+            b'A' => {
+                i = to_underscore(b, i + 1)?;
+                continue;
+            }
+            b'L' if next == b'Z' || next == b'_' => stack.push(false),
+            b'L' => {
+                // A literal: its type, then its value digits, then `E`.
+                i += 1;
+                if b.get(i).is_some_and(u8::is_ascii_lowercase) {
+                    i += 1;
+                } else if b.get(i) == Some(&b'N') {
+                    i = skip_balanced(b, i)? + 1;
+                } else if b.get(i).is_some_and(u8::is_ascii_digit) {
+                    i = skip_source_name(b, i)?;
+                } else if b.get(i) == Some(&b'S') {
+                    i = to_underscore(b, i + 1)?;
+                }
+                while b
+                    .get(i)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() && *c != b'E')
+                {
+                    i += 1;
+                }
+                if b.get(i) != Some(&b'E') {
+                    return None;
+                }
+            }
+            b'E' => {
+                let lambda = stack.pop()?;
+                if stack.is_empty() {
+                    return Some(i);
+                }
+                if lambda {
+                    i = to_underscore(b, i + 1)?;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The index after the next `_` at or after `i` (seq-ids: `S1_`, `T0_`, `Ut_`).
+fn to_underscore(b: &[u8], i: usize) -> Option<usize> {
+    let n = b.get(i..)?.iter().position(|c| *c == b'_')?;
+    Some(i + n + 1)
 }
 
 /// Names that are not functions of the program but compiler-made entities
@@ -137,6 +313,13 @@ fn pprof_short(full: &str) -> String {
         return remove_template_args(full);
     }
     let mut name = full.trim_end();
+    // GCC's clones ("f(int) [clone .isra.0] [clone .cold]") are the same function.
+    while let Some(at) = name.rfind(" [clone ") {
+        if !name.ends_with(']') {
+            break;
+        }
+        name = name[..at].trim_end();
+    }
     loop {
         let before = name;
         for q in [" const", " volatile", " &&", " &", " noexcept"] {
@@ -314,9 +497,49 @@ mod tests {
             short("_ZStlsISt11char_traitsIcEERSt13basic_ostreamIcT_ES5_PKc"),
             "std::operator<<"
         );
-        assert_eq!(short("_ZThn8_N3Foo3barEi"), "non-virtual thunk to Foo::bar(int)");
-        assert_eq!(short("_ZNSt6vectorIiSaIiEE9push_backERKi"), "std::vector::push_back");
-        assert_eq!(short("_ZNK5Envoy4Http13HeaderMapImpl3getEv"), "Envoy::Http::HeaderMapImpl::get");
+        assert_eq!(
+            short("_ZThn8_N3Foo3barEi"),
+            "non-virtual thunk to Foo::bar(int)"
+        );
+        assert_eq!(
+            short(
+                "_ZNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEE12_M_constructIPKcEEvT_S8_St20forward_iterator_tag.isra.0"
+            ),
+            "std::__cxx11::basic_string::_M_construct"
+        );
+        assert_eq!(
+            short("_ZNSt6vectorIiSaIiEE9push_backERKi"),
+            "std::vector::push_back"
+        );
+        // SFINAE return types cpp_demangle cannot read: the name alone is demangled.
+        assert_eq!(
+            short(
+                "_ZNSt3mapI9hobject_tSt4pairISt8weak_ptrI13ObjectContextEPS3_ESt4lessIS0_ESaIS1_IKS0_S6_EEE6insertIS1_IS0_S1_ISt10shared_ptrIS3_ES5_EEEENSt9enable_ifIXsrSt16is_constructibleISA_JT_EE5valueES1_ISt17_Rb_tree_iteratorISA_EbEE4typeEOSK_"
+            ),
+            "std::map::insert"
+        );
+        assert_eq!(
+            short(
+                "_ZSt11make_sharedIN5Envoy10Extensions6Common4Wasm4WasmEJSt10unique_ptrIN10proxy_wasm6WasmVmESt14default_deleteIS7_EERA14_KcEESt10shared_ptrINSt9enable_ifIXntsrSt8is_arrayIT_E5valueESH_E4typeEEDpOT0_"
+            ),
+            "std::make_shared"
+        );
+        assert_eq!(
+            short(
+                "_ZNSt8functionIFmPN10proxy_wasm11ContextBaseEjmmEEaSIZNS0_2v82V821getModuleFunctionImplIJjmmEEEvSt17basic_string_viewIcSt11char_traitsIcEEPS_IFmS2_DpT_EEEUlS2_jmmE_EENSt9enable_ifIXsrNS4_9_CallableIT_NSJ_IXntsrSt7is_sameINSt9remove_cvINSt16remove_referenceISL_E4typeEE4typeES4_E5valueESt5decayISL_EE4type4typeESt15__invoke_resultIRSY_JS2_jmmEEEE5valueERS4_E4typeEOSL_"
+            ),
+            "std::function::operator="
+        );
+        assert_eq!(
+            short(
+                "_ZN5boost9container6vectorIcNS0_22small_vector_allocatorIcNS0_13new_allocatorIvEEvEEvE6insertIPKcEENS0_12vec_iteratorIPcLb0EEENSA_ISB_Lb1EEET_SE_PNS_11move_detail14disable_if_orIvNS_10move_upd8is_sameISE_SB_EENSG_30is_input_iteratorISE_EEE4typeE"
+            ),
+            "boost::container::vector::insert"
+        );
+        assert_eq!(
+            short("_ZNK5Envoy4Http13HeaderMapImpl3getEv"),
+            "Envoy::Http::HeaderMapImpl::get"
+        );
     }
 
     #[test]

@@ -463,7 +463,14 @@ fn lookup_parallel(file: &elf::ElfFile, vaddrs: &[Option<u64>], threads: usize) 
         let resolver = file.resolver();
         chunk
             .iter()
-            .map(|&i| (i, vaddrs[i].map(|v| convert(resolver.frames(v))).unwrap_or_default()))
+            .map(|&i| {
+                (
+                    i,
+                    vaddrs[i]
+                        .map(|v| convert(resolver.frames(v)))
+                        .unwrap_or_default(),
+                )
+            })
             .collect()
     };
     // Below a few hundred addresses a thread costs more than it saves.
@@ -471,7 +478,10 @@ fn lookup_parallel(file: &elf::ElfFile, vaddrs: &[Option<u64>], threads: usize) 
     let chunk = order.len().div_ceil(threads).max(1);
     let mut out = vec![Vec::new(); vaddrs.len()];
     std::thread::scope(|scope| {
-        let handles: Vec<_> = order.chunks(chunk).map(|c| scope.spawn(move || work(c))).collect();
+        let handles: Vec<_> = order
+            .chunks(chunk)
+            .map(|c| scope.spawn(move || work(c)))
+            .collect();
         for h in handles {
             // A worker that panicked leaves its addresses unnamed.
             for (i, frames) in h.join().unwrap_or_default() {
