@@ -293,7 +293,7 @@ impl Resolver<'_> {
 
 /// The file's function symbols as llvm-symbolizer (pprof's symbolizer) sees
 /// them: `.symtab`, or `.dynsym` when there is none, sorted by address; of
-/// several symbols at one address the largest, then the first in table order.
+/// several symbols at one address the largest, then the last in table order.
 fn text_symbols(obj: &object::File<'_>) -> Vec<(u64, u64, String)> {
     let collect = |iter: object::SymbolIterator<'_, '_>| -> Vec<(u64, u64, String)> {
         iter.filter(|s| s.kind() == SymbolKind::Text && s.is_definition() && s.address() != 0)
@@ -305,10 +305,18 @@ fn text_symbols(obj: &object::File<'_>) -> Vec<(u64, u64, String)> {
     if symbols.is_empty() {
         symbols = collect(obj.dynamic_symbols());
     }
-    // Stable: equal (address, size) keep their table order.
-    symbols.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-    symbols.dedup_by(|later, first| later.0 == first.0);
-    symbols
+    // llvm-symbolizer sorts by (address, size), stably, and takes the last
+    // entry at or below the address: the largest size, then the last in
+    // table order.
+    symbols.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut out: Vec<(u64, u64, String)> = Vec::with_capacity(symbols.len());
+    for s in symbols {
+        match out.last_mut() {
+            Some(last) if last.0 == s.0 => *last = s,
+            _ => out.push(s),
+        }
+    }
+    out
 }
 
 fn load_section(
