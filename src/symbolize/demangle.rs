@@ -50,13 +50,11 @@ fn demangle_cpp(raw: &str, style: NameStyle) -> Option<String> {
     if let Some(special) = demangle_special(raw, style) {
         return Some(special);
     }
-    let options = cpp_demangle::DemangleOptions::new().recursion_limit(256);
-    let whole = cpp_demangle::Symbol::new(raw)
-        .ok()
-        .and_then(|symbol| match style {
-            NameStyle::Simplified => symbol.demangle_with_options(&options.no_return_type()).ok(),
-            NameStyle::Full => symbol.demangle_with_options(&options).ok(),
-        });
+    let options = cpp_demangle::DemangleOptions::new().recursion_limit(1024);
+    let whole = parse_symbol(raw).and_then(|symbol| match style {
+        NameStyle::Simplified => symbol.demangle_with_options(&options.no_return_type()).ok(),
+        NameStyle::Full => symbol.demangle_with_options(&options).ok(),
+    });
     let text = match (whole, style) {
         (Some(text), _) => text,
         // cpp_demangle cannot read some SFINAE return types (`enable_if<…>`
@@ -68,6 +66,13 @@ fn demangle_cpp(raw: &str, style: NameStyle) -> Option<String> {
         NameStyle::Simplified => pprof_short(&text),
         NameStyle::Full => text,
     })
+}
+
+/// Parses a mangled C++ symbol, with room for Boost's deeply nested
+/// templates (cpp_demangle's default parse depth gives up on them).
+fn parse_symbol(raw: &str) -> Option<cpp_demangle::Symbol<&[u8]>> {
+    let options = cpp_demangle::ParseOptions::default().recursion_limit(1024);
+    cpp_demangle::Symbol::new_with_options(raw.as_bytes(), &options).ok()
 }
 
 /// Thunks, vtables, typeinfo and guard variables, written as c++filt and
@@ -94,7 +99,8 @@ fn demangle_special(raw: &str, style: NameStyle) -> Option<String> {
         .find_map(|(code, label)| Some((*label, rest.strip_prefix(code)?)))?;
         (label, r)
     };
-    let symbol = cpp_demangle::Symbol::new(format!("_Z{target}")).ok()?;
+    let mangled = format!("_Z{target}");
+    let symbol = parse_symbol(&mangled)?;
     let options = cpp_demangle::DemangleOptions::new()
         .recursion_limit(256)
         .no_return_type();
@@ -149,9 +155,10 @@ fn name_only(raw: &str) -> Option<String> {
         _ => return None,
     };
     let name = rest.get(..end)?;
-    let symbol = cpp_demangle::Symbol::new(format!("_Z{name}")).ok()?;
+    let mangled = format!("_Z{name}");
+    let symbol = parse_symbol(&mangled)?;
     symbol
-        .demangle_with_options(&cpp_demangle::DemangleOptions::new().recursion_limit(256))
+        .demangle_with_options(&cpp_demangle::DemangleOptions::new().recursion_limit(1024))
         .ok()
 }
 
@@ -385,45 +392,50 @@ fn remove_template_args(name: &str) -> String {
 
 /// pprof's heuristic for a name that is already demangled C++.
 fn looks_like_demangled_cpp(name: &str) -> bool {
-    name.contains("::") || name.contains('(') || name.contains('<')
+    // Java's `class.<init>` is not C++.
+    !name.contains(".<") && (name.contains(['<', '>', '[', ']']) || name.contains("::"))
 }
 
-/// Removes parameter lists and template argument lists from a demangled C++
-/// name, keeping `operator()`, `operator<`, `operator<<` and friends and
-/// `(anonymous namespace)`.
+/// pprof's treatment of a name that is already demangled (DWARF gave a
+/// plain name, not a linkage name): remove every balanced `(...)` group, then
+/// every balanced `<...>` group, exactly as pprof does (so a DWARF-only
+/// `operator()<std::string>` becomes `operator`, as in pprof's output).
 pub fn simplify(name: &str) -> Cow<'_, str> {
     if !name.contains(['(', '<']) {
         return Cow::Borrowed(name);
     }
-    let mut out = String::with_capacity(name.len());
-    let bytes = name.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(op) = operator_at(name, i) {
-            out.push_str(op);
-            i += op.len();
-            continue;
+    let once = remove_matching(name, b'(', b')');
+    Cow::Owned(remove_matching(&once, b'<', b'>'))
+}
+
+/// pprof's `removeMatching`: drops each outermost balanced `start…end`
+/// group; on an unmatched `end` it gives the name back unchanged.
+fn remove_matching(name: &str, start: u8, end: u8) -> String {
+    let mut out = name.as_bytes().to_vec();
+    let mut nesting = 0i64;
+    let mut first = 0usize;
+    let mut current = 0usize;
+    while current < out.len() {
+        let c = out[current];
+        if c == start {
+            nesting += 1;
+            if nesting == 1 {
+                first = current;
+            }
+        } else if c == end {
+            nesting -= 1;
+            if nesting < 0 {
+                return name.to_string();
+            }
+            if nesting == 0 {
+                out.drain(first..=current);
+                current = first;
+                continue;
+            }
         }
-        match bytes[i] {
-            b'(' if name[i..].starts_with("(anonymous namespace)") => {
-                out.push_str("(anonymous namespace)");
-                i += "(anonymous namespace)".len();
-            }
-            open @ (b'(' | b'<') => {
-                let close = if open == b'(' { b')' } else { b'>' };
-                match matching(bytes, i, open, close) {
-                    Some(end) => i = end + 1,
-                    None => return Cow::Borrowed(name),
-                }
-            }
-            _ => {
-                let c = name[i..].chars().next().unwrap_or(' ');
-                out.push(c);
-                i += c.len_utf8();
-            }
-        }
+        current += 1;
     }
-    Cow::Owned(out)
+    String::from_utf8(out).unwrap_or_else(|_| name.to_string())
 }
 
 /// `operator<` and the other operators whose spelling holds `(`, `<` or `>`,
@@ -543,17 +555,27 @@ mod tests {
     }
 
     #[test]
-    fn templates_and_operators() {
+    fn plain_names_like_pprof() {
         assert_eq!(
             simplify("std::vector<int, std::allocator<int> >::push_back(int const&)"),
             "std::vector::push_back"
         );
-        assert_eq!(simplify("Foo::operator()(int)"), "Foo::operator()");
-        assert_eq!(simplify("operator<< <char>(std::ostream&)"), "operator<< ");
+        // pprof's heuristic, literally: groups go, operator spellings too.
         assert_eq!(
-            simplify("(anonymous namespace)::f(int)"),
-            "(anonymous namespace)::f"
+            simplify("operator()<std::__cxx11::basic_string<char> >"),
+            "operator"
         );
+        assert_eq!(simplify("operator<<"), "operator<<");
+        // Not taken for C++ at all (no `::`, `<`, `>`, `[`, `]`): kept whole.
+        assert_eq!(demangle("operator()", NameStyle::Simplified), "operator()");
+        assert_eq!(
+            demangle(
+                "operator()<std::__cxx11::basic_string<char> >",
+                NameStyle::Simplified
+            ),
+            "operator"
+        );
+        assert_eq!(simplify("(anonymous namespace)::f(int)"), "::f");
         assert_eq!(simplify("a::b"), "a::b");
         assert_eq!(simplify("unbalanced<(x"), "unbalanced<(x");
     }
