@@ -76,8 +76,11 @@ pub(crate) struct ElfFile {
     pub(crate) build_id: Option<String>,
     pub(crate) debuglink: Option<String>,
     pub(crate) segments: Vec<Segment>,
-    /// Text symbols (`.symtab` and `.dynsym`), sorted by address.
+    /// Text symbols (`.symtab`, else `.dynsym`), sorted by address.
     symbols: Vec<(u64, u64, String)>,
+    /// The detached debug file's symbols, used where the file's own do not
+    /// cover an address (a stripped binary keeps only `.dynsym`).
+    debug_symbols: Vec<(u64, u64, String)>,
     /// DWARF sections, when the file has `.debug_info`.
     dwarf: Option<gimli::DwarfSections<Reader>>,
     /// The split-DWARF package beside the file (`FILE.dwp`), when there is one.
@@ -166,6 +169,7 @@ impl ElfFile {
             debuglink,
             segments,
             symbols,
+            debug_symbols: Vec::new(),
             dwarf,
             dwp,
         })
@@ -179,7 +183,7 @@ impl ElfFile {
 
     /// True when the file has any name to give: DWARF or a symbol table.
     pub(crate) fn has_symbols(&self) -> bool {
-        self.dwarf.is_some() || !self.symbols.is_empty()
+        self.dwarf.is_some() || !self.symbols.is_empty() || !self.debug_symbols.is_empty()
     }
 
     /// The ELF virtual address a file offset is loaded at, through the
@@ -191,11 +195,14 @@ impl ElfFile {
             .and_then(|s| s.vaddr.checked_add(offset.0 - s.offset))
     }
 
-    /// The nearest text symbol at or below `vaddr` (within its size, when known).
+    /// The file's own text symbol covering `vaddr`.
     pub(crate) fn symbol(&self, vaddr: u64) -> Option<&str> {
-        let after = self.symbols.partition_point(|(a, _, _)| *a <= vaddr);
-        let (addr, size, name) = self.symbols.get(after.checked_sub(1)?)?;
-        (*size == 0 || vaddr - addr < *size).then_some(name.as_str())
+        covering(&self.symbols, vaddr)
+    }
+
+    /// The detached debug file's text symbol covering `vaddr`.
+    fn debug_symbol(&self, vaddr: u64) -> Option<&str> {
+        covering(&self.debug_symbols, vaddr)
     }
 
     /// A per-thread resolver (DWARF units are parsed lazily into it).
@@ -210,18 +217,24 @@ impl ElfFile {
         }
     }
 
-    /// Borrows a debug file's DWARF for this (stripped) file's lookups. Its
-    /// symbol table is used only when the file has none at all: as for
-    /// pprof, a function is named by the binary's own symbols first.
+    /// Borrows a debug file's DWARF and symbols for this (stripped) file's
+    /// lookups. As for pprof, a function is named by the binary's own
+    /// symbols first; the debug file's symbols come second.
     pub(crate) fn adopt_debug_info(&mut self, debug: ElfFile) {
         if self.dwarf.is_none() {
             self.dwarf = debug.dwarf;
             self.dwp = debug.dwp.or(self.dwp.take());
         }
-        if self.symbols.is_empty() {
-            self.symbols = debug.symbols;
-        }
+        self.debug_symbols = debug.symbols;
     }
+}
+
+/// The nearest symbol at or below `vaddr` in a sorted table, when its size
+/// (if known) covers `vaddr`.
+fn covering(symbols: &[(u64, u64, String)], vaddr: u64) -> Option<&str> {
+    let after = symbols.partition_point(|(a, _, _)| *a <= vaddr);
+    let (addr, size, name) = symbols.get(after.checked_sub(1)?)?;
+    (*size == 0 || vaddr - addr < *size).then_some(name.as_str())
 }
 
 /// Looks up frames for addresses of one file; not shared across threads.
@@ -268,16 +281,22 @@ impl Resolver<'_> {
             }
         }
         // The outermost frame (the function holding the address) is named by
-        // the symbol table when a symbol covers the address, as
-        // llvm-symbolizer names it for pprof; DWARF names the inlined ones.
+        // the file's own symbol table when a symbol covers the address, as
+        // llvm-symbolizer names it for pprof; else by DWARF; else by the
+        // detached debug file's symbol table. DWARF names the inlined ones.
+        let own = self.file.symbol(vaddr);
         match out.last_mut() {
             Some(last) => {
-                if let Some(s) = self.file.symbol(vaddr) {
+                if let Some(s) = own {
+                    last.name = s.to_string();
+                } else if last.name.is_empty()
+                    && let Some(s) = self.file.debug_symbol(vaddr)
+                {
                     last.name = s.to_string();
                 }
             }
             None => {
-                if let Some(s) = self.file.symbol(vaddr) {
+                if let Some(s) = own.or_else(|| self.file.debug_symbol(vaddr)) {
                     out.push(RawFrame {
                         name: s.to_string(),
                         file: String::new(),
@@ -451,6 +470,7 @@ mod tests {
                 },
             ],
             symbols: vec![(0x2100, 0x10, "f".into()), (0x2200, 0, "g".into())],
+            debug_symbols: vec![(0x2110, 0x10, "h".into())],
             dwarf: None,
             dwp: None,
         };
@@ -459,6 +479,7 @@ mod tests {
         assert_eq!(f.vaddr_of(FileOffset(0x4000)), None);
         assert_eq!(f.symbol(0x2105), Some("f"));
         assert_eq!(f.symbol(0x2110), None);
+        assert_eq!(f.debug_symbol(0x2110), Some("h"));
         assert_eq!(f.symbol(0x2300), Some("g"));
         assert_eq!(f.symbol(0x20ff), None);
     }

@@ -4,3 +4,4 @@ mod common;
 mod corpus;
 mod pprof_strings;
 mod proto_fixture;
+mod symbolize;

@@ -1,0 +1,280 @@
+//! Symbolization against the mini-envoy stand-in (`fixtures/mini-envoy/`):
+//! every frame's name equals google/pprof's `-traces` output for the same
+//! binary and dump, and files are found the ways users need.
+
+use std::collections::BTreeMap;
+
+use heapcost::profile::Profile;
+use heapcost::symbolize::{self, Options};
+
+use super::common::{fixture, read};
+
+fn dump(rel: &str) -> Profile {
+    let path = fixture(&format!("mini-envoy/{rel}"));
+    heapcost::read::parse(&read(&path), &path.to_string_lossy()).unwrap()
+}
+
+/// Options as `heapcost -b fixtures/mini-envoy/mini-envoy --symbols-path fixtures/mini-envoy`.
+fn options(binary: &str) -> Options {
+    let mut o = Options::default();
+    o.paths.binary = Some(fixture(&format!("mini-envoy/{binary}")));
+    o.paths.dirs = vec![fixture("mini-envoy")];
+    o
+}
+
+/// Files pprof was given for the expected traces; frames elsewhere (libc,
+/// libstdc++) are compared as `[module]`.
+const OWN_FILES: [&str; 3] = ["mini-envoy", "libmini_envoy_ext.so", "liblua5.1.so.0"];
+
+/// Our stacks in pprof's `-traces` spelling: innermost frame first, inline
+/// frames marked ` (inline)`, unnamed frames as `[module]`.
+fn our_traces(p: &Profile) -> Vec<Vec<String>> {
+    p.samples
+        .iter()
+        .map(|s| {
+            let mut frames = Vec::new();
+            for loc in s.locations.iter().map(|l| p.location(*l).unwrap()) {
+                let module = loc
+                    .mapping
+                    .and_then(|m| p.mapping(m))
+                    .map(|m| m.base_name().to_string())
+                    .unwrap_or_default();
+                if loc.lines.is_empty() || !OWN_FILES.contains(&module.as_str()) {
+                    frames.push(format!("[{module}]"));
+                    continue;
+                }
+                let names = p.location_names(loc);
+                let last = names.len() - 1;
+                for (i, n) in names.into_iter().enumerate() {
+                    frames.push(if i < last { format!("{n} (inline)") } else { n });
+                }
+            }
+            frames
+        })
+        .collect()
+}
+
+/// The stacks of a `pprof -traces` file.
+fn pprof_traces(text: &str) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut current: Option<Vec<String>> = None;
+    for line in text.lines() {
+        if line.starts_with("-----------+") {
+            out.extend(current.take());
+            current = Some(Vec::new());
+            continue;
+        }
+        let Some(frames) = current.as_mut() else {
+            continue;
+        };
+        let t = line.trim();
+        if t.is_empty()
+            || t.starts_with("bytes:")
+            || t.contains(':') && !t.contains("::") && t.ends_with(']')
+        {
+            continue;
+        }
+        // The first frame line starts with the value ("192kB   name").
+        let name = if frames.is_empty() {
+            t.split_once("   ").map(|(_, n)| n.trim()).unwrap_or(t)
+        } else {
+            t
+        };
+        frames.push(name.to_string());
+    }
+    out.extend(current);
+    out.retain(|f| !f.is_empty());
+    out
+}
+
+fn compare(ours: Vec<Vec<String>>, theirs: Vec<Vec<String>>, what: &str) {
+    let count = |v: Vec<Vec<String>>| {
+        let mut m: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+        for s in v {
+            *m.entry(s).or_default() += 1;
+        }
+        m
+    };
+    let (ours, theirs) = (count(ours), count(theirs));
+    let only_ours: Vec<_> = ours
+        .iter()
+        .filter(|(k, n)| theirs.get(*k) != Some(n))
+        .take(3)
+        .collect();
+    let only_theirs: Vec<_> = theirs
+        .iter()
+        .filter(|(k, n)| ours.get(*k) != Some(n))
+        .take(3)
+        .collect();
+    assert!(
+        only_ours.is_empty() && only_theirs.is_empty(),
+        "{what}: stacks differ\nheapcost only: {only_ours:#?}\npprof only: {only_theirs:#?}"
+    );
+}
+
+#[test]
+fn every_frame_name_equals_pprof_traces() {
+    for n in 1..=4 {
+        let mut p = dump(&format!("mini-envoy.000{n}.heap"));
+        let report = symbolize::run(&mut p, &options("mini-envoy")).unwrap();
+        let main = &report.mappings[0];
+        assert_eq!(
+            main.named_frames, main.frames,
+            "dump {n}: every mini-envoy address named"
+        );
+        let expected = String::from_utf8(read(&fixture(&format!(
+            "mini-envoy/mini-envoy.000{n}.traces.txt"
+        ))))
+        .unwrap();
+        compare(
+            our_traces(&p),
+            pprof_traces(&expected),
+            &format!("dump {n}"),
+        );
+    }
+}
+
+#[test]
+fn attribution_frames_are_named_on_every_stack_through_them() {
+    let mut p = dump("mini-envoy.0003.heap");
+    symbolize::run(&mut p, &options("mini-envoy")).unwrap();
+    let traces = our_traces(&p);
+    for marker in [
+        "Envoy::Buffer::Slice::newStorage",
+        "Envoy::Extensions::HttpFilters::ExternalProcessing::Filter::sendBodyChunk",
+        "Envoy::Grpc::Common::serializeMessage",
+        "Envoy::Extensions::HttpFilters::ExternalProcessing::Filter::decodeData",
+        "Envoy::Extensions::HttpFilters::ExternalProcessing::Filter::encodeData",
+    ] {
+        let with = traces
+            .iter()
+            .filter(|t| t.iter().any(|f| f.trim_end_matches(" (inline)") == marker))
+            .count();
+        assert!(with > 0, "{marker} is on some stack");
+    }
+    // No frame of the program itself is left unnamed.
+    assert!(
+        traces
+            .iter()
+            .flatten()
+            .all(|f| f != "[mini-envoy]" && f != "[libmini_envoy_ext.so]")
+    );
+}
+
+#[test]
+fn a_shared_library_frame_is_named() {
+    let mut p = dump("mini-envoy.0001.heap");
+    let report = symbolize::run(&mut p, &options("mini-envoy")).unwrap();
+    let ext = report
+        .mappings
+        .iter()
+        .find(|m| m.recorded.ends_with("libmini_envoy_ext.so"))
+        .expect("the shared library is mapped");
+    assert!(
+        ext.named_frames > 0 && ext.named_frames == ext.frames,
+        "{ext:?}"
+    );
+    assert!(
+        our_traces(&p)
+            .iter()
+            .flatten()
+            .any(|f| f == "v8::internal::Isolate::Init")
+    );
+}
+
+#[test]
+fn a_missing_binary_falls_back_to_module_offsets_with_a_warning() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut o = Options::default();
+    o.paths.dirs = vec![dir.path().to_path_buf()];
+    let mut p = dump("mini-envoy.0001.heap");
+    let report = symbolize::run(&mut p, &o).unwrap();
+    let main = &report.mappings[0];
+    assert_eq!(main.named_frames, 0);
+    assert!(
+        main.problem.as_deref().unwrap().contains("no file found"),
+        "{main:?}"
+    );
+    let leaf = p.location(p.samples[0].locations[0]).unwrap();
+    assert!(p.location_names(leaf)[0].contains("+0x"));
+    // The CLI says so once on stderr.
+    let out = assert_cmd::Command::cargo_bin("heapcost")
+        .unwrap()
+        .args(["top", "--symbols-path"])
+        .arg(dir.path())
+        .arg(fixture("mini-envoy/mini-envoy.0001.heap"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("have no names") && stderr.contains("mini-envoy: no file found"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mini-envoy+0x"));
+}
+
+#[test]
+fn a_wrong_build_id_is_refused_unless_forced() {
+    let mut p = dump("mini-envoy.0001.heap");
+    p.mappings[0].build_id = "0123456789abcdef0123456789abcdef01234567".into();
+    let err = symbolize::run(&mut p.clone(), &options("mini-envoy"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("build id") && err.contains("--force"), "{err}");
+    let mut forced = options("mini-envoy");
+    forced.force = true;
+    let report = symbolize::run(&mut p, &forced).unwrap();
+    assert!(report.mappings[0].named_frames > 0);
+    assert!(
+        report.warnings.iter().any(|w| w.contains("--force")),
+        "{:?}",
+        report.warnings
+    );
+}
+
+/// A stripped binary with its debug file found by build id: every frame is
+/// named, and every inlined frame exactly as from the unstripped binary. (The
+/// function holding an address may be named differently: the unstripped
+/// binary's `.symtab` gives linkage names where DWARF may give a plain name,
+/// as llvm-symbolizer does too.)
+#[test]
+fn a_detached_debug_file_found_by_build_id_names_every_frame() {
+    let mut full = dump("mini-envoy.0001.heap");
+    symbolize::run(&mut full, &options("mini-envoy")).unwrap();
+    let mut stripped = dump("mini-envoy.0001.heap");
+    let mut o = options("stripped/mini-envoy");
+    o.paths.dirs = vec![fixture("mini-envoy/debug"), fixture("mini-envoy")];
+    let report = symbolize::run(&mut stripped, &o).unwrap();
+    let main = &report.mappings[0];
+    let debug = main.debug_file.clone().expect("a debug file was used");
+    assert!(debug.contains(".build-id/f0/"), "{debug}");
+    assert!(main.dwarf);
+    assert_eq!(main.named_frames, main.frames, "{main:?}");
+    let (a, b) = (our_traces(&stripped), our_traces(&full));
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.len(), y.len(), "{x:?} vs {y:?}");
+        for (p, q) in x.iter().zip(y) {
+            assert_ne!(p, "[mini-envoy]");
+            if q.ends_with(" (inline)") {
+                assert_eq!(p, q);
+            }
+        }
+    }
+}
+
+#[test]
+fn split_dwarf_from_a_dwp_beside_the_binary() {
+    let mut p = dump("split/mini-envoy.0001.heap");
+    let mut o = Options::default();
+    o.paths.binary = Some(fixture("mini-envoy/split/mini-envoy"));
+    o.paths.dirs = vec![fixture("mini-envoy")];
+    let report = symbolize::run(&mut p, &o).unwrap();
+    assert!(report.mappings[0].dwarf);
+    let expected = String::from_utf8(read(&fixture(
+        "mini-envoy/split/mini-envoy.0001.traces.txt",
+    )))
+    .unwrap();
+    compare(our_traces(&p), pprof_traces(&expected), "split DWARF");
+}
