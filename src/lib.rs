@@ -113,9 +113,10 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
         Command::Info => {
             let mut profiles = read::read_all(&config.inputs)?;
             let mut infos = Vec::with_capacity(profiles.len());
+            let symbolizer = config.symbolize.clone().map(symbolize::ElfSymbolizer::new);
             for p in &mut profiles {
-                let report = match &config.symbolize {
-                    Some(opts) => Some(symbolize::run(p, opts)?),
+                let report = match &symbolizer {
+                    Some(s) => Some(s.symbolize(p)?),
                     None => None,
                 };
                 let mut i = info(p);

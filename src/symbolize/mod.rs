@@ -22,6 +22,7 @@ pub mod prune;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 pub use demangle::{NameStyle, demangle, simplify};
 pub use find::{How, SearchPaths};
@@ -178,12 +179,11 @@ pub struct SymbolizeReport {
 }
 
 /// Symbolizes `profile` with the ELF files `options` leads to, then applies
-/// pprof's allocator-frame pruning.
+/// pprof's allocator-frame pruning. To symbolize several profiles, make one
+/// [`ElfSymbolizer`] and call [`ElfSymbolizer::symbolize`] for each, so files
+/// are opened once.
 pub fn run(profile: &mut Profile, options: &Options) -> Result<SymbolizeReport> {
-    let symbolizer = ElfSymbolizer::new(options.clone());
-    let report = run_with(profile, &symbolizer, options.names)?;
-    prune::prune_allocator_frames(profile);
-    Ok(report)
+    ElfSymbolizer::new(options.clone()).symbolize(profile)
 }
 
 /// Symbolizes `profile` with any [`Symbolizer`] (tests use a table).
@@ -289,22 +289,76 @@ pub fn run_with(
 
 /// What [`ElfSymbolizer::open`] found: the file (if any), why it has no
 /// names (if so), and warnings.
-type Opened = (
-    Option<(elf::ElfFile, FileUsed)>,
-    Option<Reason>,
-    Vec<String>,
-);
+type Opened = (Option<(Arc<Loaded>, FileUsed)>, Option<Reason>, Vec<String>);
+
+/// An opened file with the debug information found for it.
+#[derive(Debug)]
+struct Loaded {
+    file: elf::ElfFile,
+    debug_file: Option<PathBuf>,
+}
 
 /// The real symbolizer: finds ELF files and looks addresses up in them.
+/// Files (and their debug information, often hundreds of MB) are opened
+/// once per symbolizer, however many profiles or mappings use them.
 #[derive(Debug)]
 pub struct ElfSymbolizer {
     options: Options,
+    cache: Mutex<HashMap<PathBuf, Arc<Loaded>>>,
 }
 
 impl ElfSymbolizer {
     /// A symbolizer with these options.
     pub fn new(options: Options) -> Self {
-        ElfSymbolizer { options }
+        ElfSymbolizer {
+            options,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Symbolizes one profile and prunes its allocator frames (see [`run`]).
+    pub fn symbolize(&self, profile: &mut Profile) -> Result<SymbolizeReport> {
+        let report = run_with(profile, self, self.options.names)?;
+        prune::prune_allocator_frames(profile);
+        Ok(report)
+    }
+
+    /// The file at `path` with its detached debug information, from the
+    /// cache or opened now.
+    fn load(&self, path: &std::path::Path) -> Result<Arc<Loaded>, String> {
+        if let Some(l) = self.cache.lock().ok().and_then(|c| c.get(path).cloned()) {
+            return Ok(l);
+        }
+        let mut file = elf::ElfFile::open(path)?;
+        let mut debug_file = None;
+        if !file.has_dwarf() {
+            let debug = find::debug_candidates(
+                path,
+                file.build_id.as_deref(),
+                file.debuglink.as_deref(),
+                &self.options.paths,
+            );
+            for d in debug.iter().filter(|d| d.is_file()) {
+                if let Ok(dbg) = elf::ElfFile::open(d) {
+                    if dbg.build_id.is_some()
+                        && file.build_id.is_some()
+                        && dbg.build_id != file.build_id
+                    {
+                        continue;
+                    }
+                    if dbg.has_symbols() {
+                        file.adopt_debug_info(dbg);
+                        debug_file = Some(d.clone());
+                        break;
+                    }
+                }
+            }
+        }
+        let loaded = Arc::new(Loaded { file, debug_file });
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(path.to_path_buf(), loaded.clone());
+        }
+        Ok(loaded)
     }
 
     /// Opens the first usable candidate file of a mapping.
@@ -321,8 +375,8 @@ impl ElfSymbolizer {
             if !path.is_file() {
                 continue;
             }
-            let mut file = match elf::ElfFile::open(&path) {
-                Ok(f) => f,
+            let loaded = match self.load(&path) {
+                Ok(l) => l,
                 Err(why) => {
                     if how == How::Given {
                         return Err(Error::Symbolize {
@@ -334,7 +388,7 @@ impl ElfSymbolizer {
                     continue;
                 }
             };
-            if let Some(found) = &file.build_id
+            if let Some(found) = &loaded.file.build_id
                 && !mapping.build_id.is_empty()
                 && !found.eq_ignore_ascii_case(&mapping.build_id)
             {
@@ -358,49 +412,15 @@ impl ElfSymbolizer {
                 }
                 warnings.push(format!("{mismatch}; used because of --force"));
             }
-            let mut debug_file = None;
-            if !file.has_dwarf() {
-                let debug = find::debug_candidates(
-                    &path,
-                    file.build_id.as_deref(),
-                    file.debuglink.as_deref(),
-                    &self.options.paths,
-                );
-                for d in debug.iter().filter(|d| d.is_file()) {
-                    if let Ok(dbg) = elf::ElfFile::open(d) {
-                        if dbg.build_id.is_some()
-                            && file.build_id.is_some()
-                            && dbg.build_id != file.build_id
-                        {
-                            continue;
-                        }
-                        if dbg.has_symbols() {
-                            file.adopt_debug_info(dbg);
-                            debug_file = Some(d.clone());
-                            break;
-                        }
-                    }
-                }
-            }
-            if !file.has_symbols() {
-                problem = Some(Reason::NoSymbols);
-                let used = FileUsed {
-                    path: path.clone(),
-                    how,
-                    build_id: file.build_id.clone(),
-                    debug_file,
-                    has_dwarf: false,
-                };
-                return Ok((Some((file, used)), problem, warnings));
-            }
             let used = FileUsed {
                 path,
                 how,
-                build_id: file.build_id.clone(),
-                debug_file,
-                has_dwarf: file.has_dwarf(),
+                build_id: loaded.file.build_id.clone(),
+                debug_file: loaded.debug_file.clone(),
+                has_dwarf: loaded.file.has_dwarf(),
             };
-            return Ok((Some((file, used)), None, warnings));
+            let problem = (!loaded.file.has_symbols()).then_some(Reason::NoSymbols);
+            return Ok((Some((loaded, used)), problem, warnings));
         }
         Ok((
             None,
@@ -418,7 +438,7 @@ impl Symbolizer for ElfSymbolizer {
         addrs: &[RuntimeAddr],
     ) -> Result<MappingFrames> {
         let (opened, problem, warnings) = self.open(mapping, is_main)?;
-        let Some((file, used)) = opened else {
+        let Some((loaded, used)) = opened else {
             return Ok(MappingFrames {
                 file: None,
                 problem,
@@ -428,13 +448,17 @@ impl Symbolizer for ElfSymbolizer {
         };
         let vaddrs: Vec<Option<u64>> = addrs
             .iter()
-            .map(|a| mapping.file_offset(*a).and_then(|off| file.vaddr_of(off)))
+            .map(|a| {
+                mapping
+                    .file_offset(*a)
+                    .and_then(|off| loaded.file.vaddr_of(off))
+            })
             .collect();
         let threads = match self.options.threads {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             n => n,
         };
-        let frames = lookup_parallel(&file, &vaddrs, threads);
+        let frames = lookup_parallel(&loaded.file, &vaddrs, threads);
         Ok(MappingFrames {
             file: Some(used),
             problem,
