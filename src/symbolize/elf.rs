@@ -85,6 +85,8 @@ pub(crate) struct ElfFile {
     dwarf: Option<gimli::DwarfSections<Reader>>,
     /// The split-DWARF package beside the file (`FILE.dwp`), when there is one.
     dwp: Option<Arc<gimli::DwarfPackage<Reader>>>,
+    /// DWARF contexts not in use (see [`ElfFile::resolver`]).
+    contexts: std::sync::Mutex<Vec<addr2line::Context<Reader>>>,
 }
 
 impl fmt::Debug for ElfFile {
@@ -172,6 +174,7 @@ impl ElfFile {
             debug_symbols: Vec::new(),
             dwarf,
             dwp,
+            contexts: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -206,10 +209,17 @@ impl ElfFile {
     }
 
     /// A per-thread resolver (DWARF units are parsed lazily into it).
+    ///
+    /// Contexts are pooled: a resolver takes one that earlier lookups warmed
+    /// (their parsed units stay parsed) and gives it back when dropped, so
+    /// symbolizing a series of dumps parses each unit about once.
     pub(crate) fn resolver(&self) -> Resolver<'_> {
-        let context = self.dwarf.as_ref().and_then(|sections| {
-            let dwarf = sections.borrow(|section| section.clone());
-            addr2line::Context::from_dwarf(dwarf).ok()
+        let pooled = self.contexts.lock().ok().and_then(|mut p| p.pop());
+        let context = pooled.or_else(|| {
+            self.dwarf.as_ref().and_then(|sections| {
+                let dwarf = sections.borrow(|section| section.clone());
+                addr2line::Context::from_dwarf(dwarf).ok()
+            })
         });
         Resolver {
             file: self,
@@ -241,6 +251,14 @@ fn covering(symbols: &[(u64, u64, String)], vaddr: u64) -> Option<&str> {
 pub(crate) struct Resolver<'a> {
     file: &'a ElfFile,
     context: Option<addr2line::Context<Reader>>,
+}
+
+impl Drop for Resolver<'_> {
+    fn drop(&mut self) {
+        if let (Some(ctx), Ok(mut pool)) = (self.context.take(), self.file.contexts.lock()) {
+            pool.push(ctx);
+        }
+    }
 }
 
 impl Resolver<'_> {
@@ -473,6 +491,7 @@ mod tests {
             debug_symbols: vec![(0x2110, 0x10, "h".into())],
             dwarf: None,
             dwp: None,
+            contexts: std::sync::Mutex::new(Vec::new()),
         };
         assert_eq!(f.vaddr_of(FileOffset(0x1234)), Some(0x2234));
         assert_eq!(f.vaddr_of(FileOffset(0x900)), None);
