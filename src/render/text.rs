@@ -143,8 +143,18 @@ pub fn write_info(out: &mut dyn Write, info: &Info) -> std::io::Result<()> {
         };
         writeln!(
             out,
-            "    {}-{} offset {} {}{} ({} addresses)",
-            m.start, m.limit, m.offset, m.file, id, m.locations
+            "    {}-{} offset {} {}{} ({} {})",
+            m.start,
+            m.limit,
+            m.offset,
+            m.file,
+            id,
+            m.locations,
+            if m.locations == 1 {
+                "address"
+            } else {
+                "addresses"
+            }
         )?;
         if let Some(r) = info.symbolization.as_ref().and_then(|s| s.get(i)) {
             if let Some(file) = &r.file {
