@@ -189,6 +189,26 @@ impl ElfFile {
         self.dwarf.is_some() || !self.symbols.is_empty() || !self.debug_symbols.is_empty()
     }
 
+    /// Whether an executable mapping of the profile can be this file: its
+    /// file offset must be where one of the file's `PT_LOAD` segments starts
+    /// (rounded down to a 4 KiB or 64 KiB page), and its length must end
+    /// within the file's last segment (rounded up to 64 KiB).
+    pub(crate) fn can_be_mapped_as(&self, mapping: &crate::profile::Mapping) -> bool {
+        let offset = mapping.offset.0;
+        let len = mapping.limit.0.saturating_sub(mapping.start.0);
+        let starts_a_segment = self
+            .segments
+            .iter()
+            .any(|s| offset == s.offset & !0xfff || offset == s.offset & !0xffff);
+        let end = self
+            .segments
+            .iter()
+            .map(|s| s.offset.saturating_add(s.filesz))
+            .max()
+            .unwrap_or(0);
+        starts_a_segment && offset.saturating_add(len) <= end.saturating_add(0xffff) & !0xffff
+    }
+
     /// The ELF virtual address a file offset is loaded at, through the
     /// `PT_LOAD` segment holding it (None when no segment does).
     pub(crate) fn vaddr_of(&self, offset: FileOffset) -> Option<u64> {
@@ -501,6 +521,42 @@ mod tests {
         assert_eq!(f.debug_symbol(0x2110), Some("h"));
         assert_eq!(f.symbol(0x2300), Some("g"));
         assert_eq!(f.symbol(0x20ff), None);
+    }
+
+    #[test]
+    fn mapping_layout_check() {
+        let f = ElfFile {
+            path: PathBuf::new(),
+            build_id: None,
+            debuglink: None,
+            segments: vec![
+                Segment {
+                    vaddr: 0,
+                    offset: 0,
+                    filesz: 0xd774,
+                },
+                Segment {
+                    vaddr: 0xe7a0,
+                    offset: 0xd7a0,
+                    filesz: 0x10010,
+                },
+            ],
+            symbols: vec![],
+            debug_symbols: vec![],
+            dwarf: None,
+            dwp: None,
+            contexts: std::sync::Mutex::new(Vec::new()),
+        };
+        let m = |offset: u64, len: u64| crate::profile::Mapping {
+            start: crate::profile::RuntimeAddr(0x5000_0000),
+            limit: crate::profile::RuntimeAddr(0x5000_0000 + len),
+            offset: FileOffset(offset),
+            ..Default::default()
+        };
+        assert!(f.can_be_mapped_as(&m(0xd000, 0x11000)));
+        assert!(f.can_be_mapped_as(&m(0, 0x1e000)));
+        assert!(!f.can_be_mapped_as(&m(0x22000, 0x1000)));
+        assert!(!f.can_be_mapped_as(&m(0xd000, 0x200000)));
     }
 
     #[test]

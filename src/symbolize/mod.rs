@@ -79,6 +79,12 @@ pub enum Reason {
     NoSymbols,
     /// A special region (`[vdso]`, anonymous memory) with no file.
     NoFileName,
+    /// The file's segments cannot be what the profile mapped: another build
+    /// of a file at the same path (legacy dumps carry no build id to check).
+    LayoutMismatch {
+        /// The file.
+        file: PathBuf,
+    },
 }
 
 impl std::fmt::Display for Reason {
@@ -100,6 +106,11 @@ impl std::fmt::Display for Reason {
             Reason::NotElf(why) => write!(f, "unusable file: {why}"),
             Reason::NoSymbols => write!(f, "the file has no symbol table and no debug information"),
             Reason::NoFileName => write!(f, "not a file (special or anonymous mapping)"),
+            Reason::LayoutMismatch { file } => write!(
+                f,
+                "{} is not the file that was mapped (its segments do not match the mapping; another build?)",
+                file.display()
+            ),
         }
     }
 }
@@ -388,6 +399,15 @@ impl ElfSymbolizer {
                     continue;
                 }
             };
+            // Without build ids, at least the layout must fit: a file found by
+            // name may be another build (a newer libc at the same path).
+            if mapping.build_id.is_empty()
+                && how != How::Given
+                && !loaded.file.can_be_mapped_as(mapping)
+            {
+                problem = Some(Reason::LayoutMismatch { file: path.clone() });
+                continue;
+            }
             if let Some(found) = &loaded.file.build_id
                 && !mapping.build_id.is_empty()
                 && !found.eq_ignore_ascii_case(&mapping.build_id)

@@ -278,3 +278,27 @@ fn split_dwarf_from_a_dwp_beside_the_binary() {
     .unwrap();
     compare(our_traces(&p), pprof_traces(&expected), "split DWARF");
 }
+
+/// A file found by name whose segments cannot be the profiled mapping (as
+/// when another build sits at the recorded path) is not used; a binary the
+/// user names is.
+#[test]
+fn a_file_of_another_layout_is_not_used_without_build_ids() {
+    let mut p = dump("mini-envoy.0001.heap");
+    p.mappings[0].offset = heapcost::profile::FileOffset(0x5000);
+    let mut o = Options::default();
+    o.paths.dirs = vec![fixture("mini-envoy")];
+    let report = symbolize::run(&mut p.clone(), &o).unwrap();
+    let main = &report.mappings[0];
+    assert_eq!(main.named_frames, 0);
+    assert!(
+        main.problem
+            .as_deref()
+            .unwrap()
+            .contains("segments do not match"),
+        "{main:?}"
+    );
+    // Named explicitly with -b, it is trusted (the addresses then fall where they fall).
+    let report = symbolize::run(&mut p, &options("mini-envoy")).unwrap();
+    assert!(report.mappings[0].file.is_some());
+}
