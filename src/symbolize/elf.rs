@@ -14,6 +14,7 @@ use std::sync::Arc;
 use addr2line::LookupContinuation;
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 
+use super::Frame;
 use crate::profile::FileOffset;
 
 /// The bytes behind every DWARF section reader: a memory map or a
@@ -99,17 +100,6 @@ impl fmt::Debug for ElfFile {
             .field("dwarf", &self.dwarf.is_some())
             .finish()
     }
-}
-
-/// One resolved frame, innermost inlined frame first in a list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RawFrame {
-    /// The linkage (mangled) name, or the plain name when DWARF has no other.
-    pub(crate) name: String,
-    /// Source file, empty when unknown.
-    pub(crate) file: String,
-    /// Line, 0 when unknown.
-    pub(crate) line: u32,
 }
 
 impl ElfFile {
@@ -285,7 +275,7 @@ impl Resolver<'_> {
     /// The frames at `vaddr`, innermost inlined frame first, ending with the
     /// function that contains it; from DWARF when it knows the address, else
     /// from the symbol table; empty when neither does.
-    pub(crate) fn frames(&self, vaddr: u64) -> Vec<RawFrame> {
+    pub(crate) fn frames(&self, vaddr: u64) -> Vec<Frame> {
         let mut out = Vec::new();
         if let Some(ctx) = &self.context {
             let mut lookup = ctx.find_frames(vaddr);
@@ -314,7 +304,7 @@ impl Resolver<'_> {
                         .location
                         .map(|l| (l.file.unwrap_or_default().to_string(), l.line.unwrap_or(0)))
                         .unwrap_or_default();
-                    out.push(RawFrame { name, file, line });
+                    out.push(Frame { name, file, line });
                 }
             }
         }
@@ -335,7 +325,7 @@ impl Resolver<'_> {
             }
             None => {
                 if let Some(s) = own.or_else(|| self.file.debug_symbol(vaddr)) {
-                    out.push(RawFrame {
+                    out.push(Frame {
                         name: s.to_string(),
                         file: String::new(),
                         line: 0,
@@ -488,31 +478,40 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn segment_translation() {
-        let f = ElfFile {
+    /// A file with these `(vaddr, offset, filesz)` segments and symbols, no DWARF.
+    fn file(
+        segments: &[(u64, u64, u64)],
+        symbols: Vec<(u64, u64, String)>,
+        debug_symbols: Vec<(u64, u64, String)>,
+    ) -> ElfFile {
+        ElfFile {
             path: PathBuf::new(),
             build_id: None,
             debuglink: None,
-            // lld: r-- at 0, r-x at file 0x1000 but vaddr 0x2000.
-            segments: vec![
-                Segment {
-                    vaddr: 0,
-                    offset: 0,
-                    filesz: 0x800,
-                },
-                Segment {
-                    vaddr: 0x2000,
-                    offset: 0x1000,
-                    filesz: 0x3000,
-                },
-            ],
-            symbols: vec![(0x2100, 0x10, "f".into()), (0x2200, 0, "g".into())],
-            debug_symbols: vec![(0x2110, 0x10, "h".into())],
+            segments: segments
+                .iter()
+                .map(|&(vaddr, offset, filesz)| Segment {
+                    vaddr,
+                    offset,
+                    filesz,
+                })
+                .collect(),
+            symbols,
+            debug_symbols,
             dwarf: None,
             dwp: None,
             contexts: std::sync::Mutex::new(Vec::new()),
-        };
+        }
+    }
+
+    #[test]
+    fn segment_translation() {
+        // lld: r-- at 0, r-x at file 0x1000 but vaddr 0x2000.
+        let f = file(
+            &[(0, 0, 0x800), (0x2000, 0x1000, 0x3000)],
+            vec![(0x2100, 0x10, "f".into()), (0x2200, 0, "g".into())],
+            vec![(0x2110, 0x10, "h".into())],
+        );
         assert_eq!(f.vaddr_of(FileOffset(0x1234)), Some(0x2234));
         assert_eq!(f.vaddr_of(FileOffset(0x900)), None);
         assert_eq!(f.vaddr_of(FileOffset(0x4000)), None);
@@ -525,28 +524,7 @@ mod tests {
 
     #[test]
     fn mapping_layout_check() {
-        let f = ElfFile {
-            path: PathBuf::new(),
-            build_id: None,
-            debuglink: None,
-            segments: vec![
-                Segment {
-                    vaddr: 0,
-                    offset: 0,
-                    filesz: 0xd774,
-                },
-                Segment {
-                    vaddr: 0xe7a0,
-                    offset: 0xd7a0,
-                    filesz: 0x10010,
-                },
-            ],
-            symbols: vec![],
-            debug_symbols: vec![],
-            dwarf: None,
-            dwp: None,
-            contexts: std::sync::Mutex::new(Vec::new()),
-        };
+        let f = file(&[(0, 0, 0xd774), (0xe7a0, 0xd7a0, 0x10010)], vec![], vec![]);
         let m = |offset: u64, len: u64| crate::profile::Mapping {
             start: crate::profile::RuntimeAddr(0x5000_0000),
             limit: crate::profile::RuntimeAddr(0x5000_0000 + len),

@@ -492,29 +492,13 @@ impl Symbolizer for ElfSymbolizer {
 /// Addresses are sorted first and each thread takes a contiguous run, so
 /// that a compilation unit's DWARF is parsed by one thread, not by all.
 fn lookup_parallel(file: &elf::ElfFile, vaddrs: &[Option<u64>], threads: usize) -> Vec<Vec<Frame>> {
-    let convert = |raw: Vec<elf::RawFrame>| -> Vec<Frame> {
-        raw.into_iter()
-            .map(|f| Frame {
-                name: f.name,
-                file: f.file,
-                line: f.line,
-            })
-            .collect()
-    };
     let mut order: Vec<usize> = (0..vaddrs.len()).collect();
     order.sort_by_key(|&i| vaddrs[i]);
     let work = |chunk: &[usize]| -> Vec<(usize, Vec<Frame>)> {
         let resolver = file.resolver();
         chunk
             .iter()
-            .map(|&i| {
-                (
-                    i,
-                    vaddrs[i]
-                        .map(|v| convert(resolver.frames(v)))
-                        .unwrap_or_default(),
-                )
-            })
+            .map(|&i| (i, vaddrs[i].map(|v| resolver.frames(v)).unwrap_or_default()))
             .collect()
     };
     // Below a few hundred addresses a thread costs more than it saves.
