@@ -3,5 +3,6 @@
 //! Each view is a plain data structure (`Serialize` where it has a JSON
 //! form) built by one function from a [`Profile`](crate::profile::Profile).
 
+pub mod attribution;
 pub mod info;
 pub mod top;

@@ -45,3 +45,22 @@ pub fn write_info(out: &mut dyn Write, infos: &[Info]) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, infos)?;
     writeln!(out)
 }
+
+#[derive(Serialize)]
+struct AttributionJson<'a> {
+    #[serde(flatten)]
+    view: &'a crate::analysis::attribution::AttributionView,
+    warnings: &'a [String],
+}
+
+/// `{"sample_type", "unit", "total", "owners": [{"name", "tier", "value",
+/// "share", "top_stacks": [{"path", "value"}]}], "kinds": [...], "matrix":
+/// [{"owner", "kind", "value"}], "named_share", "warnings"}`.
+pub fn write_attribution(
+    out: &mut dyn Write,
+    view: &crate::analysis::attribution::AttributionView,
+    warnings: &[String],
+) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &AttributionJson { view, warnings })?;
+    writeln!(out)
+}

@@ -3,8 +3,10 @@
 use std::io::Write;
 
 use super::units::{percentage, scaled};
+use crate::analysis::attribution::AttributionView;
 use crate::analysis::info::Info;
 use crate::analysis::top::Top;
+use crate::attribute::Tier;
 
 /// Writes the top table, pprof's `-text` layout, limited to `nodecount` rows
 /// (0: all). `inputs` names the files the profile came from.
@@ -214,4 +216,117 @@ pub fn truncation_words(info: &Info) -> String {
         parts.join(", "),
         info.format.truncation_cause()
     )
+}
+
+/// Writes the filter-cost view: owners, kinds, the owner x kind matrix and
+/// each owner's heaviest paths.
+pub fn write_attribution(
+    out: &mut dyn Write,
+    view: &AttributionView,
+    inputs: &[String],
+) -> std::io::Result<()> {
+    let unit = view.unit.as_str();
+    match inputs {
+        [one] => writeln!(out, "File: {one}")?,
+        [first, rest @ ..] => writeln!(out, "Files: {first} (+{} more)", rest.len())?,
+        [] => {}
+    }
+    writeln!(
+        out,
+        "Type: {}, total {} ({} in named stacks)",
+        view.sample_type,
+        scaled(view.total, unit),
+        share_text(view.named_share)
+    )?;
+    for (title, rows) in [("owner", &view.owners), ("kind", &view.kinds)] {
+        writeln!(out)?;
+        let width = rows
+            .iter()
+            .map(|r| r.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(title.len());
+        writeln!(
+            out,
+            "{title:<width$}  {:<9}  {:>10}  {:>6}",
+            "tier", view.sample_type, "share"
+        )?;
+        for r in rows {
+            writeln!(
+                out,
+                "{:<width$}  {:<9}  {:>10}  {}  {}",
+                r.name,
+                r.tier.map_or("-", Tier::as_str),
+                scaled(r.value, unit),
+                percentage(r.value, view.total),
+                bar(r.share)
+            )?;
+        }
+    }
+    write_matrix(out, view)?;
+    if view.owners.iter().any(|r| !r.top_stacks.is_empty()) {
+        writeln!(out)?;
+        writeln!(out, "heaviest paths per owner (entry > ... > leaf):")?;
+        for r in view.owners.iter().filter(|r| !r.top_stacks.is_empty()) {
+            writeln!(out, "{} ({})", r.name, scaled(r.value, unit))?;
+            for p in &r.top_stacks {
+                writeln!(
+                    out,
+                    "  {:>10} {}  {}",
+                    scaled(p.value, unit),
+                    percentage(p.value, view.total),
+                    p.path.join(" > ")
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_matrix(out: &mut dyn Write, view: &AttributionView) -> std::io::Result<()> {
+    let unit = view.unit.as_str();
+    let kinds: Vec<&str> = view.kinds.iter().map(|k| k.name.as_str()).collect();
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "owner x kind ({}):", view.sample_type)?;
+    let first = view
+        .owners
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let widths: Vec<usize> = kinds.iter().map(|k| k.len().max(8)).collect();
+    write!(out, "{:<first$}", "owner")?;
+    for (k, w) in kinds.iter().zip(&widths) {
+        write!(out, "  {k:>w$}")?;
+    }
+    writeln!(out)?;
+    for o in &view.owners {
+        write!(out, "{:<first$}", o.name)?;
+        for (k, w) in kinds.iter().zip(&widths) {
+            let v = view.cell(&o.name, k);
+            let text = if v == 0 {
+                ".".to_string()
+            } else {
+                scaled(v, unit)
+            };
+            write!(out, "  {text:>w$}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// `97.84%` for a share in 0..1.
+pub fn share_text(share: f64) -> String {
+    format!("{:.2}%", share * 100.0)
+}
+
+/// A 20-character bar for a share in 0..1.
+fn bar(share: f64) -> String {
+    let n = (share.clamp(0.0, 1.0) * 20.0).round() as usize;
+    "#".repeat(n)
 }

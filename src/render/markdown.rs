@@ -1,0 +1,172 @@
+//! GitHub-flavoured Markdown, for pull-request comments and summaries.
+
+use std::io::Write;
+
+use super::text::share_text;
+use super::units::scaled;
+use crate::analysis::attribution::AttributionView;
+use crate::analysis::top::Top;
+use crate::attribute::Tier;
+
+/// Escapes the characters that would break a table cell or start markup.
+pub fn cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '|' | '*' | '_' | '`' | '<' | '>' | '[' | ']' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The filter-cost view as Markdown: headline, owner and kind tables, the
+/// matrix, and each owner's heaviest paths.
+pub fn write_attribution(
+    out: &mut dyn Write,
+    view: &AttributionView,
+    inputs: &[String],
+    warnings: &[String],
+) -> std::io::Result<()> {
+    let unit = view.unit.as_str();
+    writeln!(out, "### heapcost: who owns the heap")?;
+    writeln!(out)?;
+    let what = match inputs {
+        [one] => format!("`{}`", one.replace('`', "")),
+        [first, rest @ ..] => format!("`{}` (+{} more)", first.replace('`', ""), rest.len()),
+        [] => String::new(),
+    };
+    let top_owner = view
+        .owners
+        .first()
+        .map(|o| {
+            format!(
+                " **{}** owns {} ({}).",
+                cell(&o.name),
+                scaled(o.value, unit),
+                share_text(o.share)
+            )
+        })
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "{what}: {} {} in total, {} of it in named stacks.{top_owner}",
+        scaled(view.total, unit),
+        view.sample_type,
+        share_text(view.named_share)
+    )?;
+    for w in warnings {
+        writeln!(out)?;
+        writeln!(out, "> **Warning:** {}", cell(w))?;
+    }
+    for (title, rows) in [("Owner", &view.owners), ("Kind", &view.kinds)] {
+        writeln!(out)?;
+        writeln!(out, "| {title} | tier | {} | share |", view.sample_type)?;
+        writeln!(out, "|---|---|---:|---:|")?;
+        for r in rows {
+            writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                cell(&r.name),
+                r.tier.map_or("-", Tier::as_str),
+                scaled(r.value, unit),
+                share_text(r.share)
+            )?;
+        }
+    }
+    if !view.kinds.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "<details><summary>Owner x kind</summary>")?;
+        writeln!(out)?;
+        write!(out, "| owner |")?;
+        for k in &view.kinds {
+            write!(out, " {} |", cell(&k.name))?;
+        }
+        writeln!(out)?;
+        write!(out, "|---|")?;
+        for _ in &view.kinds {
+            write!(out, "---:|")?;
+        }
+        writeln!(out)?;
+        for o in &view.owners {
+            write!(out, "| {} |", cell(&o.name))?;
+            for k in &view.kinds {
+                let v = view.cell(&o.name, &k.name);
+                let text = if v == 0 {
+                    String::new()
+                } else {
+                    scaled(v, unit)
+                };
+                write!(out, " {text} |")?;
+            }
+            writeln!(out)?;
+        }
+        writeln!(out)?;
+        writeln!(out, "</details>")?;
+    }
+    if view.owners.iter().any(|r| !r.top_stacks.is_empty()) {
+        writeln!(out)?;
+        writeln!(out, "**Heaviest paths per owner** (entry > ... > leaf)")?;
+        writeln!(out)?;
+        for r in view.owners.iter().filter(|r| !r.top_stacks.is_empty()) {
+            writeln!(out, "- **{}** ({})", cell(&r.name), scaled(r.value, unit))?;
+            for p in &r.top_stacks {
+                writeln!(
+                    out,
+                    "  - {}: `{}`",
+                    scaled(p.value, unit),
+                    p.path.join(" > ").replace('`', "'")
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The top table as Markdown.
+pub fn write_top(
+    out: &mut dyn Write,
+    top: &Top,
+    nodecount: usize,
+    inputs: &[String],
+) -> std::io::Result<()> {
+    let unit = top.sample_type.unit.as_str();
+    let rows = if nodecount == 0 {
+        &top.rows[..]
+    } else {
+        &top.rows[..nodecount.min(top.rows.len())]
+    };
+    if let Some(first) = inputs.first() {
+        let more = if inputs.len() > 1 {
+            format!(" (+{} more)", inputs.len() - 1)
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "`{}`{more}: {} {} in total",
+            first.replace('`', ""),
+            scaled(top.total, unit),
+            top.sample_type.kind
+        )?;
+        writeln!(out)?;
+    }
+    writeln!(out, "| flat | flat% | cum | cum% | function |")?;
+    writeln!(out, "|---:|---:|---:|---:|---|")?;
+    for r in rows {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            scaled(r.flat, unit),
+            super::units::percentage(r.flat, top.total).trim(),
+            scaled(r.cum, unit),
+            super::units::percentage(r.cum, top.total).trim(),
+            cell(&r.name)
+        )?;
+    }
+    Ok(())
+}
