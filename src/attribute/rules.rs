@@ -154,9 +154,9 @@ impl RuleFile {
     /// Parses a rule file; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<RuleFile> {
         toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let line = e.span().map(|s| {
+                memchr::memchr_iter(b'\n', &text.as_bytes()[..s.start.min(text.len())]).count() + 1
+            });
             Error::Rules {
                 path: origin.to_string(),
                 line,
@@ -608,6 +608,30 @@ examples = ["Envoy::Extensions::HttpFilters::HeaderToMetadataFilter::Filter::dec
             )
             .unwrap();
         assert_eq!(hit.label, "header_to_metadata_filter");
+    }
+
+    #[test]
+    fn cut_or_mangled_rule_files_are_errors_not_panics() {
+        let text = BUILTIN;
+        let mut errors = 0;
+        for cut in (0..text.len()).step_by(text.len() / 60) {
+            if !text.is_char_boundary(cut) {
+                continue;
+            }
+            let (head, tail) = text.split_at(cut);
+            for variant in [
+                head.to_string(),
+                format!("{head}\u{0}{tail}"),
+                format!("{head}]]\n{tail}"),
+                format!("{head}\"{tail}"),
+                format!("{head}regex = ['(']\n{tail}"),
+            ] {
+                if RuleSet::load(Some(("fuzz.toml", &variant))).is_err() {
+                    errors += 1;
+                }
+            }
+        }
+        assert!(errors > 60, "{errors}");
     }
 
     #[test]

@@ -620,3 +620,186 @@ fn closed_stdout_is_not_an_error() {
     assert!(!stderr.contains("error"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+fn mini(rel: &str) -> String {
+    super::common::fixture(&format!("mini-envoy/{rel}"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn attribute_json_follows_the_contract() {
+    let dump = mini("mini-envoy.0003.heap");
+    let (bin, dir) = (mini("mini-envoy"), mini(""));
+    let (out, _) = ok(&[
+        "attribute",
+        &dump,
+        "-b",
+        &bin,
+        "--symbols-path",
+        &dir,
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["sample_type"], "inuse_space");
+    assert_eq!(v["unit"], "bytes");
+    let total = v["total"].as_i64().unwrap();
+    for column in ["owners", "kinds"] {
+        let rows = v[column].as_array().unwrap();
+        let sum: i64 = rows.iter().map(|r| r["value"].as_i64().unwrap()).sum();
+        assert_eq!(sum, total, "{column}");
+        for r in rows {
+            assert!(r["name"].is_string() && r["share"].is_f64(), "{r}");
+        }
+    }
+    let matrix: i64 = v["matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert!(c["owner"].is_string() && c["kind"].is_string());
+            c["value"].as_i64().unwrap()
+        })
+        .sum();
+    assert_eq!(matrix, total);
+    let ext_proc = &v["owners"][0];
+    assert_eq!(ext_proc["name"], "ext_proc");
+    assert_eq!(ext_proc["tier"], "filter");
+    let first = ext_proc["top_stacks"][0]["path"].as_array().unwrap();
+    assert_eq!(first.first().unwrap(), "Filter::decodeData");
+    assert_eq!(first.last().unwrap(), "Slice::newStorage");
+    // The same totals as top.
+    let (top, _) = ok(&["top", &dump, "-b", &bin, "--format", "json"]);
+    let top: Value = serde_json::from_str(&top).unwrap();
+    assert_eq!(top["total"].as_i64().unwrap(), total);
+}
+
+#[test]
+fn attribute_text_and_markdown() {
+    let dump = mini("mini-envoy.0003.heap");
+    let (bin, dir) = (mini("mini-envoy"), mini(""));
+    let (text, _) = ok(&["attribute", &dump, "-b", &bin, "--symbols-path", &dir]);
+    assert!(text.contains("owner x kind (inuse_space):"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ext_proc") && l.contains("filter")),
+        "{text}"
+    );
+    assert!(text.contains(
+        "Filter::decodeData > ExternalProcessorStreamImpl::send > Common::serializeMessage > Slice::newStorage"
+    ));
+    let (md, _) = ok(&[
+        "attribute",
+        &dump,
+        "-b",
+        &bin,
+        "--symbols-path",
+        &dir,
+        "--format",
+        "markdown",
+        "-s",
+        "alloc_space",
+    ]);
+    assert!(md.starts_with("### heapcost: who owns the heap"), "{md}");
+    assert!(
+        md.contains("| Owner | tier | alloc_space | share |"),
+        "{md}"
+    );
+    assert!(md.contains("| ext\\_proc | filter |"), "{md}");
+    assert!(md.contains("<details><summary>Owner x kind</summary>"));
+}
+
+#[test]
+fn attribute_without_names_says_attribution_needs_them() {
+    let (out, stderr) = ok(&[
+        "attribute",
+        s(&envoy1()),
+        "--no-symbolize",
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let owners = v["owners"].as_array().unwrap();
+    assert_eq!(owners.len(), 1, "{out}");
+    assert_eq!(owners[0]["name"], "unsymbolized");
+    assert_eq!(owners[0]["value"], v["total"]);
+    assert!(stderr.contains("attribution needs names"), "{stderr}");
+    assert!(stderr.contains("--binary"), "{stderr}");
+}
+
+#[test]
+fn rules_prints_a_rules_file_that_reads_back() {
+    let (toml, _) = ok(&["rules"]);
+    assert!(toml.contains("[[owner]]") && toml.contains("[[kind]]"));
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("printed.toml");
+    std::fs::write(&file, &toml).unwrap();
+    // The printed rules, given back as a user file, replace every built-in
+    // rule by id: the effective rules are the same.
+    let (again, _) = ok(&["rules", "--rules", s(&file)]);
+    assert_eq!(again, toml);
+    let (json, _) = ok(&["rules", "--format", "json"]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["owner"][0]["id"], "ext_proc");
+}
+
+#[test]
+fn a_user_rule_overrides_a_builtin_one() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("mine.toml");
+    std::fs::write(
+        &file,
+        r#"
+[[owner]]
+id = "ext_proc"
+name = "body_streaming"
+tier = "filter"
+prefix = ["Envoy::Extensions::HttpFilters::ExternalProcessing::"]
+examples = ["Envoy::Extensions::HttpFilters::ExternalProcessing::Filter::sendBodyChunk"]
+"#,
+    )
+    .unwrap();
+    let dump = mini("mini-envoy.0003.heap");
+    let bin = mini("mini-envoy");
+    let (out, _) = ok(&[
+        "attribute",
+        &dump,
+        "-b",
+        &bin,
+        "--rules",
+        s(&file),
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["owners"][0]["name"], "body_streaming");
+    assert!(!out.contains("\"ext_proc\""));
+}
+
+#[test]
+fn bad_rules_files_exit_2_with_file_and_line() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "[[owner]]\nid = \"x\"\ntier = \"filtre\"\nprefix = [\"a\"]\n",
+    )
+    .unwrap();
+    let err = fails(&["attribute", s(&envoy1()), "--rules", s(&file)]);
+    let line = one_error_line(&err);
+    assert!(line.contains(&format!("{}:3:", file.display())), "{line}");
+    let missing = dir.path().join("none.toml");
+    let err = fails(&["rules", "--rules", s(&missing)]);
+    assert!(one_error_line(&err).contains("none.toml"), "{err}");
+    std::fs::write(
+        &file,
+        "[[kind]]\nid = \"k\"\ntier = \"specific\"\nprefix = [\"Foo::\"]\nexamples = [\"Bar::x\"]\n",
+    )
+    .unwrap();
+    let err = fails(&["rules", "--rules", s(&file)]);
+    assert!(
+        one_error_line(&err).contains("\"Bar::x\" is not matched"),
+        "{err}"
+    );
+}
