@@ -417,6 +417,9 @@ fn usage_errors_exit_2() {
         &["top", "-n", "many", "x"],
         &["top", "-n", "-1", "x"],
         &["top", "--no-such-flag", "x"],
+        &["attribute"],
+        &["attribute", "--stacks", "many", "x"],
+        &["rules", "extra"],
     ] {
         let output = heapcost().args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -669,6 +672,37 @@ fn attribute_json_follows_the_contract() {
     let first = ext_proc["top_stacks"][0]["path"].as_array().unwrap();
     assert_eq!(first.first().unwrap(), "Filter::decodeData");
     assert_eq!(first.last().unwrap(), "Slice::newStorage");
+    // Full names are matched by their short form: the same owners and kinds.
+    let (full, _) = ok(&[
+        "attribute",
+        &dump,
+        "-b",
+        &bin,
+        "--symbols-path",
+        &dir,
+        "--format",
+        "json",
+        "--full-names",
+    ]);
+    let full: Value = serde_json::from_str(&full).unwrap();
+    assert_eq!(
+        full["owners"].as_array().unwrap().len(),
+        v["owners"].as_array().unwrap().len()
+    );
+    for column in ["owners", "kinds"] {
+        for (a, b) in full[column]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(v[column].as_array().unwrap())
+        {
+            assert_eq!(
+                (&a["name"], &a["value"]),
+                (&b["name"], &b["value"]),
+                "{column}"
+            );
+        }
+    }
     // The same totals as top.
     let (top, _) = ok(&["top", &dump, "-b", &bin, "--format", "json"]);
     let top: Value = serde_json::from_str(&top).unwrap();
