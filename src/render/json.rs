@@ -24,11 +24,7 @@ pub fn write_top(
     nodecount: usize,
     warnings: &[String],
 ) -> std::io::Result<()> {
-    let rows = if nodecount == 0 {
-        &top.rows[..]
-    } else {
-        &top.rows[..nodecount.min(top.rows.len())]
-    };
+    let rows = top.first_rows(nodecount);
     let view = TopJson {
         sample_type: &top.sample_type.kind,
         unit: &top.sample_type.unit,

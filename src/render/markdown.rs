@@ -135,11 +135,7 @@ pub fn write_top(
     inputs: &[String],
 ) -> std::io::Result<()> {
     let unit = top.sample_type.unit.as_str();
-    let rows = if nodecount == 0 {
-        &top.rows[..]
-    } else {
-        &top.rows[..nodecount.min(top.rows.len())]
-    };
+    let rows = top.first_rows(nodecount);
     if let Some(first) = inputs.first() {
         let more = if inputs.len() > 1 {
             format!(" (+{} more)", inputs.len() - 1)

@@ -17,11 +17,7 @@ pub fn write_top(
     inputs: &[String],
 ) -> std::io::Result<()> {
     let unit = top.sample_type.unit.as_str();
-    let rows = if nodecount == 0 {
-        &top.rows[..]
-    } else {
-        &top.rows[..nodecount.min(top.rows.len())]
-    };
+    let rows = top.first_rows(nodecount);
     let shown: i64 = rows.iter().map(|r| r.flat).fold(0, i64::saturating_add);
     match inputs {
         [one] => writeln!(out, "File: {one}")?,

@@ -630,21 +630,19 @@ fn mini(rel: &str) -> String {
         .into_owned()
 }
 
+/// `heapcost attribute` on mini-envoy's peak dump, named from its files, as JSON.
+fn mini_attribute(extra: &[&str]) -> Value {
+    let (dump, bin, dir) = (mini("mini-envoy.0003.heap"), mini("mini-envoy"), mini(""));
+    let mut args = vec!["attribute", &dump, "-b", &bin, "--symbols-path", &dir];
+    args.extend(["--format", "json"]);
+    args.extend(extra);
+    serde_json::from_str(&ok(&args).0).unwrap()
+}
+
 #[test]
 fn attribute_json_follows_the_contract() {
-    let dump = mini("mini-envoy.0003.heap");
-    let (bin, dir) = (mini("mini-envoy"), mini(""));
-    let (out, _) = ok(&[
-        "attribute",
-        &dump,
-        "-b",
-        &bin,
-        "--symbols-path",
-        &dir,
-        "--format",
-        "json",
-    ]);
-    let v: Value = serde_json::from_str(&out).unwrap();
+    let (dump, bin) = (mini("mini-envoy.0003.heap"), mini("mini-envoy"));
+    let v = mini_attribute(&[]);
     assert_eq!(v["sample_type"], "inuse_space");
     assert_eq!(v["unit"], "bytes");
     let total = v["total"].as_i64().unwrap();
@@ -673,18 +671,7 @@ fn attribute_json_follows_the_contract() {
     assert_eq!(first.first().unwrap(), "Filter::decodeData");
     assert_eq!(first.last().unwrap(), "Slice::newStorage");
     // Full names are matched by their short form: the same owners and kinds.
-    let (full, _) = ok(&[
-        "attribute",
-        &dump,
-        "-b",
-        &bin,
-        "--symbols-path",
-        &dir,
-        "--format",
-        "json",
-        "--full-names",
-    ]);
-    let full: Value = serde_json::from_str(&full).unwrap();
+    let full = mini_attribute(&["--full-names"]);
     assert_eq!(
         full["owners"].as_array().unwrap().len(),
         v["owners"].as_array().unwrap().len()
