@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use heapcost::analysis::top::TopSort;
 use heapcost::symbolize::{self, NameStyle};
-use heapcost::{AttributeOptions, Command, Config, OutputFormat, RulesOptions, TopOptions};
+use heapcost::{
+    AttributeOptions, Command, Config, DiffOptions, OutputFormat, RulesOptions, TopOptions,
+};
 
 /// Which Envoy filter owns the heap? Reads gperftools, jemalloc, Go and pprof heap profiles.
 #[derive(Debug, Parser)]
@@ -72,6 +74,35 @@ paths (entry > ... > leaf). Rules: `heapcost rules`; add or override with --rule
         /// Heaviest paths to show per owner (0: none).
         #[arg(long, value_name = "N", default_value_t = 3, help_heading = "Output")]
         stacks: usize,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// What grew and shrank from --base profiles to PROFILE: per owner, per kind, per function.
+    #[command(
+        long_about = "What grew and shrank from the base profiles (--base, repeatable, \
+merged) to the profiles given (merged): the total, every owner and kind (as `attribute` charges \
+them, on each side) and the functions whose flat value changed most, each with base, new, delta \
+and delta %, largest absolute change first."
+    )]
+    Diff {
+        /// A base profile (repeatable: several are merged, like the inputs).
+        #[arg(long, required = true, value_name = "BASE", help_heading = "Input")]
+        base: Vec<String>,
+        #[command(flatten)]
+        input: Input,
+        #[command(flatten)]
+        sample: SampleTypeArg,
+        #[command(flatten)]
+        rules: RulesArg,
+        /// Function rows to show (0: all).
+        #[arg(
+            long,
+            short = 'n',
+            value_name = "N",
+            default_value_t = 20,
+            help_heading = "Output"
+        )]
+        nodecount: usize,
         #[command(flatten)]
         output: Output,
     },
@@ -254,6 +285,21 @@ impl From<Sub> for Config {
                 opts.stacks = stacks;
                 opts.rules = rules.rules;
                 (Command::Attribute(opts), input, output)
+            }
+            Sub::Diff {
+                base,
+                input,
+                sample,
+                rules,
+                nodecount,
+                output,
+            } => {
+                let mut opts = DiffOptions::default();
+                opts.base = base;
+                opts.sample_type = sample.sample_type.unwrap_or_default();
+                opts.nodecount = nodecount;
+                opts.rules = rules.rules;
+                (Command::Diff(opts), input, output)
             }
             Sub::Rules { rules, format } => {
                 let mut opts = RulesOptions::default();

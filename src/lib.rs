@@ -80,6 +80,22 @@ pub enum Command {
     Attribute(AttributeOptions),
     /// Print the effective attribution rules (no inputs read).
     Rules(RulesOptions),
+    /// What grew and shrank from the base profiles to the inputs.
+    Diff(DiffOptions),
+}
+
+/// Options of `diff`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct DiffOptions {
+    /// The base profiles (merged like the inputs).
+    pub base: Vec<String>,
+    /// Sample type name or index; empty selects the profile's default.
+    pub sample_type: String,
+    /// Function rows to show; 0 shows all.
+    pub nodecount: usize,
+    /// A rules file added before the built-in rules.
+    pub rules: Option<std::path::PathBuf>,
 }
 
 /// Options of `attribute`.
@@ -175,7 +191,7 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
             }
         }
         Command::Top(opts) => {
-            let (merged, index) = load(config, &opts.sample_type, &mut summary)?;
+            let (merged, index) = load(config, &config.inputs, &opts.sample_type, &mut summary)?;
             let table = top(&merged, index, opts.sort);
             match config.format {
                 OutputFormat::Text => {
@@ -192,7 +208,7 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
         }
         Command::Attribute(opts) => {
             let rules = load_rules(opts.rules.as_deref())?;
-            let (merged, index) = load(config, &opts.sample_type, &mut summary)?;
+            let (merged, index) = load(config, &config.inputs, &opts.sample_type, &mut summary)?;
             let (view, _) = analysis::attribution::attribution(&merged, index, &rules, opts.stacks);
             summary.warnings.extend(attribution_warning(&view));
             match config.format {
@@ -206,6 +222,24 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
                     &config.inputs,
                     &summary.warnings,
                 ),
+            }
+            .map_err(Error::Output)?;
+        }
+        Command::Diff(opts) => {
+            let rules = load_rules(opts.rules.as_deref())?;
+            let (base, base_index) = load(config, &opts.base, &opts.sample_type, &mut summary)?;
+            let (new, new_index) = load(config, &config.inputs, &opts.sample_type, &mut summary)?;
+            let d = analysis::diff::diff(&base, base_index, &new, new_index, &rules);
+            match config.format {
+                OutputFormat::Text => {
+                    render::text::write_diff(out, &d, opts.nodecount, &opts.base, &config.inputs)
+                }
+                OutputFormat::Json => {
+                    render::json::write_diff(out, &d, opts.nodecount, &summary.warnings)
+                }
+                OutputFormat::Markdown => {
+                    render::markdown::write_diff(out, &d, opts.nodecount, &summary.warnings)
+                }
             }
             .map_err(Error::Output)?;
         }
@@ -225,8 +259,13 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
 
 /// Reads and merges the inputs, symbolizes them as configured, and picks the
 /// sample type; adds the warnings every view of merged inputs carries.
-fn load(config: &Config, sample_type: &str, summary: &mut Summary) -> Result<(Profile, usize)> {
-    let mut merged = read::read_merged(&config.inputs)?;
+fn load(
+    config: &Config,
+    inputs: &[String],
+    sample_type: &str,
+    summary: &mut Summary,
+) -> Result<(Profile, usize)> {
+    let mut merged = read::read_merged(inputs)?;
     if let Some(opts) = &config.symbolize {
         let report = symbolize::run(&mut merged, opts)?;
         summary.warnings.extend(report.warnings.iter().cloned());
@@ -234,7 +273,7 @@ fn load(config: &Config, sample_type: &str, summary: &mut Summary) -> Result<(Pr
     }
     let index = merged
         .sample_type_index(sample_type)
-        .map_err(|why| Error::SampleType(format!("{}: {why}", inputs_label(&config.inputs))))?;
+        .map_err(|why| Error::SampleType(format!("{}: {why}", inputs_label(inputs))))?;
     summary.warnings.extend(truncation_warning(&merged, index));
     summary.warnings.extend(frameless_warning(&merged, index));
     Ok((merged, index))

@@ -4,5 +4,6 @@
 //! form) built by one function from a [`Profile`](crate::profile::Profile).
 
 pub mod attribution;
+pub mod diff;
 pub mod info;
 pub mod top;

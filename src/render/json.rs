@@ -60,3 +60,34 @@ pub fn write_attribution(
     serde_json::to_writer_pretty(&mut *out, &AttributionJson { view, warnings })?;
     writeln!(out)
 }
+
+#[derive(Serialize)]
+struct DiffJson<'a> {
+    #[serde(flatten)]
+    diff: &'a crate::analysis::diff::Diff,
+    warnings: &'a [String],
+}
+
+/// `{"sample_type", "unit", "total": {"base", "new", "delta", "delta_share"},
+/// "owners": [...], "kinds": [...], "functions": [{"name", "base", "new",
+/// "delta", "delta_share", "cum_base", "cum_new"}], "warnings"}`, functions
+/// cut to `nodecount` (0: all).
+pub fn write_diff(
+    out: &mut dyn Write,
+    diff: &crate::analysis::diff::Diff,
+    nodecount: usize,
+    warnings: &[String],
+) -> std::io::Result<()> {
+    let mut cut = diff.clone();
+    if nodecount > 0 {
+        cut.functions.truncate(nodecount);
+    }
+    serde_json::to_writer_pretty(
+        &mut *out,
+        &DiffJson {
+            diff: &cut,
+            warnings,
+        },
+    )?;
+    writeln!(out)
+}

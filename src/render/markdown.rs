@@ -166,3 +166,60 @@ pub fn write_top(
     }
     Ok(())
 }
+
+/// A diff as Markdown: the headline change, then owners, kinds and the
+/// functions (`nodecount`, 0: all) that changed most.
+pub fn write_diff(
+    out: &mut dyn Write,
+    diff: &crate::analysis::diff::Diff,
+    nodecount: usize,
+    warnings: &[String],
+) -> std::io::Result<()> {
+    use super::text::{signed, signed_share};
+    let unit = diff.unit.as_str();
+    let t = &diff.total;
+    writeln!(out, "### heapcost: what changed")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} {} -> {} (**{}**, {}).",
+        diff.sample_type,
+        scaled(t.base, unit),
+        scaled(t.new, unit),
+        signed(t.delta, unit),
+        signed_share(t)
+    )?;
+    for w in warnings {
+        writeln!(out)?;
+        writeln!(out, "> **Warning:** {}", cell(w))?;
+    }
+    let n = if nodecount == 0 {
+        usize::MAX
+    } else {
+        nodecount
+    };
+    let functions: Vec<_> = diff.functions.iter().map(|f| &f.flat).take(n).collect();
+    let owners: Vec<_> = diff.owners.iter().collect();
+    let kinds: Vec<_> = diff.kinds.iter().collect();
+    for (title, rows) in [
+        ("Owner", owners),
+        ("Kind", kinds),
+        ("Function (flat)", functions),
+    ] {
+        writeln!(out)?;
+        writeln!(out, "| {title} | base | new | delta | delta % |")?;
+        writeln!(out, "|---|---:|---:|---:|---:|")?;
+        for r in rows {
+            writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                cell(&r.name),
+                scaled(r.base, unit),
+                scaled(r.new, unit),
+                signed(r.delta, unit),
+                signed_share(r)
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -326,3 +326,97 @@ fn bar(share: f64) -> String {
     let n = (share.clamp(0.0, 1.0) * 20.0).round() as usize;
     "#".repeat(n)
 }
+
+/// `+1.50MB`, `-2kB`, `0` for a change.
+pub fn signed(value: i64, unit: &str) -> String {
+    if value > 0 {
+        format!("+{}", scaled(value, unit))
+    } else {
+        scaled(value, unit)
+    }
+}
+
+/// `+12.50%`, `-3.00%`, `new` (base 0), `-` (0 on both sides) for a row's relative change.
+pub fn signed_share(row: &crate::analysis::diff::DiffRow) -> String {
+    match row.delta_share {
+        Some(s) => format!("{:+.2}%", s * 100.0),
+        None if row.new == 0 => "-".to_string(),
+        None => "new".to_string(),
+    }
+}
+
+/// Writes a diff: totals, owners, kinds, then the `nodecount` functions
+/// (0: all) whose flat value changed most.
+pub fn write_diff(
+    out: &mut dyn Write,
+    diff: &crate::analysis::diff::Diff,
+    nodecount: usize,
+    base: &[String],
+    new: &[String],
+) -> std::io::Result<()> {
+    let unit = diff.unit.as_str();
+    writeln!(out, "Base: {}", files_label(base))?;
+    writeln!(out, "New:  {}", files_label(new))?;
+    let t = &diff.total;
+    writeln!(
+        out,
+        "Type: {}, total {} -> {} ({}, {})",
+        diff.sample_type,
+        scaled(t.base, unit),
+        scaled(t.new, unit),
+        signed(t.delta, unit),
+        signed_share(t)
+    )?;
+    for (title, rows) in [("owner", &diff.owners), ("kind", &diff.kinds)] {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{:>10} {:>10} {:>11} {:>9}  {title}",
+            "base", "new", "delta", "delta%"
+        )?;
+        for r in rows {
+            writeln!(
+                out,
+                "{:>10} {:>10} {:>11} {:>9}  {}",
+                scaled(r.base, unit),
+                scaled(r.new, unit),
+                signed(r.delta, unit),
+                signed_share(r),
+                r.name
+            )?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:>10} {:>10} {:>11} {:>9} {:>11}  function",
+        "flat base", "flat new", "flat delta", "delta%", "cum delta"
+    )?;
+    let n = if nodecount == 0 {
+        usize::MAX
+    } else {
+        nodecount
+    };
+    for f in diff.functions.iter().take(n) {
+        let r = &f.flat;
+        writeln!(
+            out,
+            "{:>10} {:>10} {:>11} {:>9} {:>11}  {}",
+            scaled(r.base, unit),
+            scaled(r.new, unit),
+            signed(r.delta, unit),
+            signed_share(r),
+            signed(f.cum_new.saturating_sub(f.cum_base), unit),
+            r.name
+        )?;
+    }
+    Ok(())
+}
+
+fn files_label(files: &[String]) -> String {
+    match files {
+        [] => String::new(),
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} (+{} more)", rest.len()),
+    }
+}

@@ -469,3 +469,55 @@ fn every_builtin_rule_has_examples_and_near_misses() {
         assert!(kinds.iter().any(|x| x == k), "kind {k}");
     }
 }
+
+#[test]
+fn diff_of_two_dumps_follows_the_ground_truth() {
+    let gt = ground_truth();
+    let dumps = gt["dumps"].as_array().unwrap();
+    let rules = RuleSet::builtin().unwrap();
+    let (d2, d3) = (&dumps[1], &dumps[2]);
+    let (base, new) = (
+        symbolized(d2["file"].as_str().unwrap()),
+        symbolized(d3["file"].as_str().unwrap()),
+    );
+    for (sample_type, key) in SAMPLE_TYPES {
+        let (bi, ni) = (
+            base.sample_type_index(sample_type).unwrap(),
+            new.sample_type_index(sample_type).unwrap(),
+        );
+        let d = heapcost::analysis::diff::diff(&base, bi, &new, ni, &rules);
+        let (vb, _) = attribution(&base, bi, &rules, 0);
+        let (vn, _) = attribution(&new, ni, &rules, 0);
+        assert_eq!(d.total.delta, vn.total - vb.total);
+        for r in &d.owners {
+            assert_eq!(
+                (r.base, r.new),
+                (vb.owner(&r.name), vn.owner(&r.name)),
+                "{}",
+                r.name
+            );
+        }
+        assert_eq!(d.owners.iter().map(|r| r.delta).sum::<i64>(), d.total.delta);
+        assert_eq!(d.kinds.iter().map(|r| r.delta).sum::<i64>(), d.total.delta);
+        // The slices the workload added between the two dumps.
+        let buffer = |dump: &Value| -> i64 {
+            truth_sets(dump, key)
+                .iter()
+                .filter(|(s, _)| s.iter().any(|k| k.starts_with("buffer_slice_")))
+                .map(|(_, v)| v)
+                .sum()
+        };
+        let row = d.kinds.iter().find(|r| r.name == "buffer").unwrap();
+        assert_eq!(row.delta, buffer(d3) - buffer(d2), "{sample_type}");
+        // Largest change first.
+        for pair in d.owners.windows(2) {
+            assert!(pair[0].delta.abs() >= pair[1].delta.abs());
+        }
+    }
+    // A profile against itself: nothing changed.
+    let index = new.sample_type_index("inuse_space").unwrap();
+    let same = heapcost::analysis::diff::diff(&new, index, &new, index, &rules);
+    assert_eq!(same.total.delta, 0);
+    assert!(same.owners.iter().all(|r| r.delta == 0));
+    assert!(same.functions.is_empty());
+}
