@@ -149,7 +149,7 @@ mod tests {
         let r = row("x", 100, 150);
         assert_eq!((r.delta, r.delta_share), (50, Some(0.5)));
         assert_eq!(row("y", 0, 10).delta_share, None);
-        let mut rows = vec![row("a", 10, 12), row("b", 100, 40), row("c", 0, 30)];
+        let mut rows = [row("a", 10, 12), row("b", 100, 40), row("c", 0, 30)];
         rows.sort_by(by_delta);
         let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["b", "c", "a"]);
