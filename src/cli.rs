@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use heapcost::analysis::top::TopSort;
 use heapcost::symbolize::{self, NameStyle};
 use heapcost::{
-    AttributeOptions, Command, Config, DiffOptions, OutputFormat, RulesOptions, TopOptions,
+    AttributeOptions, Command, Config, DiffOptions, OutputFormat, RulesOptions, SeriesOptions,
+    TopOptions,
 };
 
 /// Which Envoy filter owns the heap? Reads gperftools, jemalloc, Go and pprof heap profiles.
@@ -103,6 +104,24 @@ and delta %, largest absolute change first."
             help_heading = "Output"
         )]
         nodecount: usize,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Successive snapshots (envoy.prof.0001.heap ...): totals, growth, owners over time, leak suspects.
+    #[command(
+        long_about = "Successive snapshots of one process, each read on its own, in the \
+numeric order of their file names (envoy.prof.9.heap before envoy.prof.10.heap, whatever order \
+the shell gives): the total of each and its growth from the previous one, the peak, and for every \
+owner its value per snapshot, growth and peak. Owners that never shrink and end higher than they \
+started are flagged as leak suspects."
+    )]
+    Series {
+        #[command(flatten)]
+        input: Input,
+        #[command(flatten)]
+        sample: SampleTypeArg,
+        #[command(flatten)]
+        rules: RulesArg,
         #[command(flatten)]
         output: Output,
     },
@@ -300,6 +319,17 @@ impl From<Sub> for Config {
                 opts.nodecount = nodecount;
                 opts.rules = rules.rules;
                 (Command::Diff(opts), input, output)
+            }
+            Sub::Series {
+                input,
+                sample,
+                rules,
+                output,
+            } => {
+                let mut opts = SeriesOptions::default();
+                opts.sample_type = sample.sample_type.unwrap_or_default();
+                opts.rules = rules.rules;
+                (Command::Series(opts), input, output)
             }
             Sub::Rules { rules, format } => {
                 let mut opts = RulesOptions::default();

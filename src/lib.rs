@@ -82,6 +82,18 @@ pub enum Command {
     Rules(RulesOptions),
     /// What grew and shrank from the base profiles to the inputs.
     Diff(DiffOptions),
+    /// Successive snapshots: totals and owners over time.
+    Series(SeriesOptions),
+}
+
+/// Options of `series`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct SeriesOptions {
+    /// Sample type name or index; empty selects the profile's default.
+    pub sample_type: String,
+    /// A rules file added before the built-in rules.
+    pub rules: Option<std::path::PathBuf>,
 }
 
 /// Options of `diff`.
@@ -239,6 +251,40 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
                 }
                 OutputFormat::Markdown => {
                     render::markdown::write_diff(out, &d, opts.nodecount, &summary.warnings)
+                }
+            }
+            .map_err(Error::Output)?;
+        }
+        Command::Series(opts) => {
+            let rules = load_rules(opts.rules.as_deref())?;
+            let mut order: Vec<usize> = (0..config.inputs.len()).collect();
+            order.sort_by(|&a, &b| {
+                analysis::series::natural_cmp(&config.inputs[a], &config.inputs[b])
+            });
+            let paths: Vec<String> = order.iter().map(|&i| config.inputs[i].clone()).collect();
+            let profiles = read::read_all(&paths)?;
+            let symbolizer = config.symbolize.clone().map(symbolize::ElfSymbolizer::new);
+            let mut views = Vec::with_capacity(profiles.len());
+            for (mut p, path) in profiles.into_iter().zip(&paths) {
+                if let Some(s) = &symbolizer {
+                    let report = s.symbolize(&mut p)?;
+                    summary.warnings.extend(report.warnings);
+                }
+                let index = p
+                    .sample_type_index(&opts.sample_type)
+                    .map_err(|why| Error::SampleType(format!("{path}: {why}")))?;
+                summary.warnings.extend(truncation_warning(&p, index));
+                views.push(analysis::attribution::attribution(&p, index, &rules, 0).0);
+            }
+            let s = analysis::series::series(&paths, &views);
+            if let Some(w) = views.iter().find_map(attribution_warning) {
+                summary.warnings.push(w);
+            }
+            match config.format {
+                OutputFormat::Text => render::text::write_series(out, &s),
+                OutputFormat::Json => render::json::write_series(out, &s, &summary.warnings),
+                OutputFormat::Markdown => {
+                    render::markdown::write_series(out, &s, &summary.warnings)
                 }
             }
             .map_err(Error::Output)?;

@@ -6,4 +6,5 @@
 pub mod attribution;
 pub mod diff;
 pub mod info;
+pub mod series;
 pub mod top;

@@ -91,3 +91,21 @@ pub fn write_diff(
     )?;
     writeln!(out)
 }
+
+#[derive(Serialize)]
+struct SeriesJson<'a> {
+    #[serde(flatten)]
+    series: &'a crate::analysis::series::Series,
+    warnings: &'a [String],
+}
+
+/// `{"sample_type", "unit", "snapshots": [{"path", "total", "growth"}],
+/// "peak", "owners": [{"name", "values", "growth", "peak", "only_grows"}], "warnings"}`.
+pub fn write_series(
+    out: &mut dyn Write,
+    series: &crate::analysis::series::Series,
+    warnings: &[String],
+) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &SeriesJson { series, warnings })?;
+    writeln!(out)
+}

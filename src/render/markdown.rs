@@ -223,3 +223,83 @@ pub fn write_diff(
     }
     Ok(())
 }
+
+/// A series as Markdown: headline, snapshots, owners with leak suspects.
+pub fn write_series(
+    out: &mut dyn Write,
+    s: &crate::analysis::series::Series,
+    warnings: &[String],
+) -> std::io::Result<()> {
+    use super::text::{signed, sparkline};
+    let unit = s.unit.as_str();
+    writeln!(out, "### heapcost: {} snapshots", s.snapshots.len())?;
+    writeln!(out)?;
+    if let (Some(first), Some(last), Some(peak)) = (
+        s.snapshots.first(),
+        s.snapshots.last(),
+        s.snapshots.get(s.peak),
+    ) {
+        writeln!(
+            out,
+            "{} {} -> {} ({}); peak {} at #{}.",
+            s.sample_type,
+            scaled(first.total, unit),
+            scaled(last.total, unit),
+            signed(last.total.saturating_sub(first.total), unit),
+            scaled(peak.total, unit),
+            s.peak + 1
+        )?;
+    }
+    let suspects: Vec<String> = s
+        .owners
+        .iter()
+        .filter(|o| o.only_grows)
+        .map(|o| format!("**{}**", cell(&o.name)))
+        .collect();
+    if !suspects.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Only ever grow (leak suspects): {}.",
+            suspects.join(", ")
+        )?;
+    }
+    for w in warnings {
+        writeln!(out)?;
+        writeln!(out, "> **Warning:** {}", cell(w))?;
+    }
+    writeln!(out)?;
+    writeln!(out, "| owner | trend | first | last | growth | peak |")?;
+    writeln!(out, "|---|---|---:|---:|---:|---:|")?;
+    for o in &s.owners {
+        writeln!(
+            out,
+            "| {}{} | {} | {} | {} | {} | {} |",
+            cell(&o.name),
+            if o.only_grows { " (only grows)" } else { "" },
+            sparkline(&o.values),
+            scaled(o.values.first().copied().unwrap_or(0), unit),
+            scaled(o.values.last().copied().unwrap_or(0), unit),
+            signed(o.growth, unit),
+            scaled(o.peak, unit)
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "<details><summary>Snapshots</summary>")?;
+    writeln!(out)?;
+    writeln!(out, "| # | file | total | growth |")?;
+    writeln!(out, "|---:|---|---:|---:|")?;
+    for (i, snap) in s.snapshots.iter().enumerate() {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            i + 1,
+            cell(&snap.path),
+            scaled(snap.total, unit),
+            signed(snap.growth, unit)
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "</details>")?;
+    Ok(())
+}

@@ -420,3 +420,84 @@ fn files_label(files: &[String]) -> String {
         [first, rest @ ..] => format!("{first} (+{} more)", rest.len()),
     }
 }
+
+/// Eight-level bars of a row of values, scaled to the row's peak.
+pub fn sparkline(values: &[i64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let peak = values.iter().copied().max().unwrap_or(0).max(1);
+    values
+        .iter()
+        .map(|&v| {
+            let level = (v.max(0) as f64 / peak as f64 * 7.0).round() as usize;
+            BARS[level.min(7)]
+        })
+        .collect()
+}
+
+/// Writes a series: one line per snapshot, then the owners with their
+/// trend, growth and peak, leak suspects marked.
+pub fn write_series(
+    out: &mut dyn Write,
+    s: &crate::analysis::series::Series,
+) -> std::io::Result<()> {
+    let unit = s.unit.as_str();
+    let peak = s.snapshots.get(s.peak);
+    writeln!(
+        out,
+        "Type: {}, {} snapshots, peak {} at #{} ({})",
+        s.sample_type,
+        s.snapshots.len(),
+        peak.map_or_else(String::new, |p| scaled(p.total, unit)),
+        s.peak + 1,
+        peak.map_or("", |p| p.path.as_str())
+    )?;
+    writeln!(out)?;
+    writeln!(out, "{:>3} {:>10} {:>11}  file", "#", "total", "growth")?;
+    for (i, snap) in s.snapshots.iter().enumerate() {
+        let growth = if i == 0 {
+            "-".to_string()
+        } else {
+            signed(snap.growth, unit)
+        };
+        writeln!(
+            out,
+            "{:>3} {:>10} {:>11}  {}",
+            i + 1,
+            scaled(snap.total, unit),
+            growth,
+            snap.path
+        )?;
+    }
+    writeln!(out)?;
+    let width = s
+        .owners
+        .iter()
+        .map(|o| o.name.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let trend = s.snapshots.len().max(5);
+    writeln!(
+        out,
+        "{:<width$}  {:<trend$}  {:>10} {:>10} {:>11} {:>10}",
+        "owner", "trend", "first", "last", "growth", "peak"
+    )?;
+    for o in &s.owners {
+        writeln!(
+            out,
+            "{:<width$}  {:<trend$}  {:>10} {:>10} {:>11} {:>10}{}",
+            o.name,
+            sparkline(&o.values),
+            scaled(o.values.first().copied().unwrap_or(0), unit),
+            scaled(o.values.last().copied().unwrap_or(0), unit),
+            signed(o.growth, unit),
+            scaled(o.peak, unit),
+            if o.only_grows {
+                "  only grows: leak suspect"
+            } else {
+                ""
+            }
+        )?;
+    }
+    Ok(())
+}
