@@ -22,6 +22,7 @@ pub mod prune;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub use demangle::{NameStyle, demangle, simplify};
@@ -250,6 +251,10 @@ pub fn run_with(
             entry.dwarf = file.has_dwarf;
         }
         entry.problem = found.problem.as_ref().map(ToString::to_string);
+        let demangled = demangle::demangle_many(
+            found.frames.iter().flatten().map(|f| f.name.as_str()),
+            names,
+        );
         let mut any_inline = false;
         let mut any_line = false;
         for (&li, frames) in locs.iter().zip(&found.frames) {
@@ -263,7 +268,10 @@ pub fn run_with(
                 .iter()
                 .map(|f| {
                     let function = Function {
-                        name: demangle(&f.name, names),
+                        name: demangled
+                            .get(f.name.as_str())
+                            .cloned()
+                            .unwrap_or_else(|| demangle(&f.name, names)),
                         system_name: f.name.clone(),
                         file: f.file.clone(),
                         start_line: 0,
@@ -488,32 +496,40 @@ impl Symbolizer for ElfSymbolizer {
     }
 }
 
-/// Looks up `vaddrs` on up to `threads` threads, each with its own resolver.
-/// Addresses are sorted first and each thread takes a contiguous run, so
-/// that a compilation unit's DWARF is parsed by one thread, not by all.
+/// Looks up `vaddrs` on up to `threads` threads (this one included), each
+/// with its own resolver, taking [`lookup_groups`](elf::ElfFile::lookup_groups)
+/// one at a time: a compilation unit's DWARF is parsed by one thread, not by
+/// all, and the largest units go first so that the threads finish together.
 fn lookup_parallel(file: &elf::ElfFile, vaddrs: &[Option<u64>], threads: usize) -> Vec<Vec<Frame>> {
-    let mut order: Vec<usize> = (0..vaddrs.len()).collect();
-    order.sort_by_key(|&i| vaddrs[i]);
-    let work = |chunk: &[usize]| -> Vec<(usize, Vec<Frame>)> {
-        let resolver = file.resolver();
-        chunk
-            .iter()
-            .map(|&i| (i, vaddrs[i].map(|v| resolver.frames(v)).unwrap_or_default()))
-            .collect()
-    };
+    let groups = file.lookup_groups(vaddrs);
+    let next = AtomicUsize::new(0);
+    let work =
+        || -> Vec<(usize, Vec<Frame>)> {
+            let resolver = file.resolver();
+            let mut done = Vec::new();
+            while let Some(group) = groups.get(next.fetch_add(1, Ordering::Relaxed)) {
+                done.extend(group.iter().filter_map(|&i| {
+                    Some((i, resolver.frames(vaddrs.get(i).copied().flatten()?)))
+                }));
+            }
+            done
+        };
     // Below a few hundred addresses a thread costs more than it saves.
-    let threads = threads.clamp(1, vaddrs.len().div_ceil(256).max(1));
-    let chunk = order.len().div_ceil(threads).max(1);
+    let addresses: usize = groups.iter().map(Vec::len).sum();
+    let threads = threads
+        .clamp(1, addresses.div_ceil(256).max(1))
+        .min(groups.len().max(1));
     let mut out = vec![Vec::new(); vaddrs.len()];
     std::thread::scope(|scope| {
-        let handles: Vec<_> = order
-            .chunks(chunk)
-            .map(|c| scope.spawn(move || work(c)))
-            .collect();
-        for h in handles {
-            // A worker that panicked leaves its addresses unnamed.
-            for (i, frames) in h.join().unwrap_or_default() {
-                out[i] = frames;
+        let handles: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mine = work();
+        // A worker that panicked leaves its addresses unnamed.
+        let theirs = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default());
+        for (i, frames) in mine.into_iter().chain(theirs) {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = frames;
             }
         }
     });
