@@ -133,15 +133,21 @@ impl ElfFile {
                 })
             })
             .collect();
-        let symbols = text_symbols(&obj);
         let endian = if obj.is_little_endian() {
             gimli::RunTimeEndian::Little
         } else {
             gimli::RunTimeEndian::Big
         };
-        let dwarf = if obj.section_by_name(".debug_info").is_some() {
-            let loaded = load_sections_parallel(&obj, &owner, endian);
-            Some(
+        // The symbol table is read while the DWARF sections inflate.
+        let (symbols, loaded) = std::thread::scope(|scope| {
+            let loader = obj
+                .section_by_name(".debug_info")
+                .map(|_| scope.spawn(|| load_sections_parallel(&obj, &owner, endian)));
+            let symbols = text_symbols(&obj);
+            (symbols, loader.map(|h| h.join().unwrap_or_default()))
+        });
+        let dwarf = match loaded {
+            Some(loaded) => Some(
                 gimli::DwarfSections::load(|id| {
                     loaded
                         .iter()
@@ -150,9 +156,8 @@ impl ElfFile {
                         .unwrap_or_else(|| Ok(Reader::new(empty(), endian)))
                 })
                 .map_err(|e| format!("reading DWARF: {e}"))?,
-            )
-        } else {
-            None
+            ),
+            None => None,
         };
         let dwp = dwarf.as_ref().and_then(|_| load_dwp(path));
         Ok(ElfFile {
@@ -474,16 +479,19 @@ fn load_section(
     Ok(Reader::new(bytes, endian))
 }
 
-/// The DWARF sections name lookups need, decompressed on as many threads as
-/// there are cores (zlib-compressed debug info is hundreds of MB in large
-/// C++ binaries). Location lists, macros and public names are never needed
-/// to name an address, so they are not read at all.
+/// The DWARF sections name lookups need, each on the first free one of as
+/// many threads as there are cores, largest compressed section first (so
+/// that the longest inflation, `.debug_info`'s single deflate stream, starts
+/// at once and the others share the remaining cores). Location lists,
+/// macros and public names are never needed to name an address, so they are
+/// not read at all.
 fn load_sections_parallel(
     obj: &object::File<'_>,
     owner: &Arc<Owner>,
     endian: gimli::RunTimeEndian,
 ) -> Vec<(gimli::SectionId, Result<Reader, object::Error>)> {
     use gimli::SectionId as S;
+    use object::ObjectSection;
     const NEEDED: &[gimli::SectionId] = &[
         S::DebugAbbrev,
         S::DebugAddr,
@@ -497,18 +505,30 @@ fn load_sections_parallel(
         S::DebugStrOffsets,
         S::DebugTypes,
     ];
+    let mut work: Vec<(gimli::SectionId, u64)> = NEEDED
+        .iter()
+        .map(|id| {
+            let cost = obj
+                .section_by_name(id.name())
+                .and_then(|s| s.compressed_file_range().ok())
+                .filter(|r| r.format != object::CompressionFormat::None)
+                .map_or(0, |r| r.compressed_size);
+            (*id, cost)
+        })
+        .collect();
+    work.sort_by_key(|&(_, cost)| std::cmp::Reverse(cost));
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results = std::sync::Mutex::new(Vec::with_capacity(NEEDED.len()));
+    let results = std::sync::Mutex::new(Vec::with_capacity(work.len()));
     std::thread::scope(|scope| {
-        for _ in 0..threads.min(NEEDED.len()) {
+        for _ in 0..threads.min(work.len()) {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(id) = NEEDED.get(i) else { break };
+                    let Some(&(id, _)) = work.get(i) else { break };
                     let r = load_section(obj, owner, id.name(), endian);
                     if let Ok(mut v) = results.lock() {
-                        v.push((*id, r));
+                        v.push((id, r));
                     }
                 }
             });
