@@ -15,6 +15,7 @@ use addr2line::LookupContinuation;
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 
 use super::Frame;
+use super::cache::{self, SectionCache};
 use crate::profile::FileOffset;
 
 /// The bytes behind every DWARF section reader: a memory map or a
@@ -27,6 +28,8 @@ pub(crate) struct SectionBytes {
 
 enum Owner {
     Map(memmap2::Mmap),
+    /// A cache entry this run wrote (see [`cache::Pending`]).
+    Written(memmap2::MmapMut),
     Vec(Vec<u8>),
 }
 
@@ -34,6 +37,7 @@ impl Owner {
     fn bytes(&self) -> &[u8] {
         match self {
             Owner::Map(m) => m,
+            Owner::Written(m) => m,
             Owner::Vec(v) => v,
         }
     }
@@ -103,8 +107,9 @@ impl fmt::Debug for ElfFile {
 }
 
 impl ElfFile {
-    /// Opens and indexes an ELF file.
-    pub(crate) fn open(path: &Path) -> Result<ElfFile, String> {
+    /// Opens and indexes an ELF file; its compressed DWARF sections come
+    /// from (and go to) `cache` when one is given.
+    pub(crate) fn open(path: &Path, cache: Option<&SectionCache>) -> Result<ElfFile, String> {
         let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
         // SAFETY: read-only map of a file heapcost does not modify; a file
         // truncated meanwhile by another process could fault, as with every
@@ -138,11 +143,13 @@ impl ElfFile {
         } else {
             gimli::RunTimeEndian::Big
         };
+        let key = cache.and_then(|_| cache::key_for(build_id.as_deref(), path));
+        let cache = cache.zip(key.as_deref());
         // The symbol table is read while the DWARF sections inflate.
         let (symbols, loaded) = std::thread::scope(|scope| {
             let loader = obj
                 .section_by_name(".debug_info")
-                .map(|_| scope.spawn(|| load_sections_parallel(&obj, &owner, endian)));
+                .map(|_| scope.spawn(|| load_sections_parallel(&obj, &owner, endian, cache)));
             let symbols = text_symbols(&obj);
             (symbols, loader.map(|h| h.join().unwrap_or_default()))
         });
@@ -448,35 +455,116 @@ fn text_symbols(obj: &object::File<'_>) -> Vec<(u64, u64, String)> {
     out
 }
 
+/// One section as a DWARF reader: a slice of the map when it is stored
+/// uncompressed, else its inflated bytes (from `cache` when it has them).
 fn load_section(
     obj: &object::File<'_>,
     owner: &Arc<Owner>,
     name: &str,
     endian: gimli::RunTimeEndian,
-) -> Result<Reader, object::Error> {
+    cache: Option<(&SectionCache, &str)>,
+) -> Result<Reader, String> {
     use object::ObjectSection;
     let Some(section) = obj.section_by_name(name) else {
         return Ok(Reader::new(empty(), endian));
     };
-    let bytes = match section.uncompressed_data()? {
-        std::borrow::Cow::Borrowed(b) => {
-            // A slice of the map: share the map, remember where.
-            let base = owner.bytes().as_ptr() as usize;
-            let start = (b.as_ptr() as usize).saturating_sub(base);
-            SectionBytes {
-                owner: owner.clone(),
-                range: start..start + b.len(),
-            }
+    let compressed = section
+        .compressed_data()
+        .map_err(|e| format!("{name}: {e}"))?;
+    let bytes = if compressed.format == object::CompressionFormat::None {
+        // A slice of the map: share the map, remember where.
+        let b = compressed.data;
+        let base = owner.bytes().as_ptr() as usize;
+        let start = (b.as_ptr() as usize).saturating_sub(base);
+        SectionBytes {
+            owner: owner.clone(),
+            range: start..start + b.len(),
         }
-        std::borrow::Cow::Owned(v) => {
-            let len = v.len();
-            SectionBytes {
-                owner: Arc::new(Owner::Vec(v)),
-                range: 0..len,
+    } else {
+        match inflate(name, compressed, cache).map_err(|e| format!("{name}: {e}"))? {
+            cache::Bytes::Map(map, range) => SectionBytes {
+                owner: Arc::new(Owner::Map(map)),
+                range,
+            },
+            cache::Bytes::Written(map, range) => SectionBytes {
+                owner: Arc::new(Owner::Written(map)),
+                range,
+            },
+            cache::Bytes::Vec(v) => {
+                let len = v.len();
+                SectionBytes {
+                    owner: Arc::new(Owner::Vec(v)),
+                    range: 0..len,
+                }
             }
         }
     };
     Ok(Reader::new(bytes, endian))
+}
+
+/// The inflated bytes of a compressed section: from the cache when it has a
+/// valid entry, else inflated (into a new cache entry when the section is
+/// large enough to be worth one and the cache can take it).
+fn inflate(
+    name: &str,
+    compressed: object::CompressedData<'_>,
+    cache: Option<(&SectionCache, &str)>,
+) -> Result<cache::Bytes, String> {
+    if let Some((cache, key)) = cache.filter(|(c, _)| c.wants(compressed.data.len())) {
+        let source = cache::Source {
+            name,
+            compressed: compressed.data,
+            len: compressed.uncompressed_size,
+        };
+        if let Some(hit) = cache.load(key, &source) {
+            return Ok(hit);
+        }
+        if let Some(mut pending) = cache.create(key, &source) {
+            inflate_into(compressed, pending.buffer())?;
+            return Ok(pending.commit());
+        }
+    }
+    let v = compressed.decompress().map_err(|e| e.to_string())?;
+    Ok(cache::Bytes::Vec(v.into_owned()))
+}
+
+/// Inflates a compressed section into `out`, which must be exactly its
+/// inflated length.
+fn inflate_into(compressed: object::CompressedData<'_>, out: &mut [u8]) -> Result<(), String> {
+    if compressed.format != object::CompressionFormat::Zlib {
+        let v = compressed.decompress().map_err(|e| e.to_string())?;
+        if v.len() != out.len() {
+            return Err("inflated length differs from the header's".into());
+        }
+        out.copy_from_slice(&v);
+        return Ok(());
+    }
+    let mut z = flate2::Decompress::new(true);
+    // zlib takes at most 4 GiB of output per call.
+    const STEP: usize = 1 << 30;
+    loop {
+        let done = usize::try_from(z.total_out()).map_err(|e| e.to_string())?;
+        let read = usize::try_from(z.total_in()).map_err(|e| e.to_string())?;
+        let end = done.saturating_add(STEP).min(out.len());
+        let (Some(input), Some(dest)) = (compressed.data.get(read..), out.get_mut(done..end))
+        else {
+            return Err("inflated length differs from the header's".into());
+        };
+        let status = z
+            .decompress(input, dest, flate2::FlushDecompress::Finish)
+            .map_err(|e| format!("invalid zlib data: {e}"))?;
+        let now = usize::try_from(z.total_out()).map_err(|e| e.to_string())?;
+        match status {
+            flate2::Status::StreamEnd if now == out.len() => return Ok(()),
+            flate2::Status::StreamEnd => {
+                return Err("inflated length differs from the header's".into());
+            }
+            _ if now == done || now == out.len() => {
+                return Err("inflated length differs from the header's".into());
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The DWARF sections name lookups need, each on the first free one of as
@@ -489,7 +577,8 @@ fn load_sections_parallel(
     obj: &object::File<'_>,
     owner: &Arc<Owner>,
     endian: gimli::RunTimeEndian,
-) -> Vec<(gimli::SectionId, Result<Reader, object::Error>)> {
+    cache: Option<(&SectionCache, &str)>,
+) -> Vec<(gimli::SectionId, Result<Reader, String>)> {
     use gimli::SectionId as S;
     use object::ObjectSection;
     const NEEDED: &[gimli::SectionId] = &[
@@ -526,7 +615,7 @@ fn load_sections_parallel(
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(&(id, _)) = work.get(i) else { break };
-                    let r = load_section(obj, owner, id.name(), endian);
+                    let r = load_section(obj, owner, id.name(), endian, cache);
                     if let Ok(mut v) = results.lock() {
                         v.push((id, r));
                     }
@@ -561,7 +650,7 @@ fn load_dwp(path: &Path) -> Option<Arc<gimli::DwarfPackage<Reader>>> {
     };
     let empty = Reader::new(empty(), endian);
     let load = |id: gimli::SectionId| -> Result<Reader, gimli::Error> {
-        load_section(&obj, &owner, id.dwo_name().unwrap_or(""), endian)
+        load_section(&obj, &owner, id.dwo_name().unwrap_or(""), endian, None)
             .map_err(|_| gimli::Error::Io)
     };
     gimli::DwarfPackage::load(load, empty).ok().map(Arc::new)
@@ -661,7 +750,7 @@ mod tests {
     #[test]
     fn lookup_groups_follow_compilation_units() {
         let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mini-envoy/mini-envoy");
-        let f = ElfFile::open(&bin).unwrap();
+        let f = ElfFile::open(&bin, None).unwrap();
         let units = f.unit_ranges();
         assert!(units.ranges.len() > 1 && units.sizes.len() > 1);
         let unit_of = |v: u64| {
@@ -691,9 +780,9 @@ mod tests {
     fn opens_a_real_elf() {
         // The test binary itself: an ELF with symbols on every platform we run.
         let exe = std::env::current_exe().unwrap();
-        let f = ElfFile::open(&exe).unwrap();
+        let f = ElfFile::open(&exe, None).unwrap();
         assert!(!f.segments.is_empty());
         assert!(f.has_symbols());
-        assert!(ElfFile::open(Path::new("/nonexistent/file")).is_err());
+        assert!(ElfFile::open(Path::new("/nonexistent/file"), None).is_err());
     }
 }

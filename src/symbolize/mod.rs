@@ -15,6 +15,7 @@
 //! never fails the run: it stays unnamed and is shown as `module+0xoffset`.
 //! After naming, pprof's allocator-frame pruning ([`prune`]) is applied.
 
+mod cache;
 mod demangle;
 mod elf;
 pub mod find;
@@ -25,6 +26,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+pub use cache::{CacheOptions, DEFAULT_MIN_SECTION_SIZE};
 pub use demangle::{NameStyle, demangle, simplify};
 pub use find::{How, SearchPaths};
 
@@ -43,6 +45,10 @@ pub struct Options {
     pub names: NameStyle,
     /// Worker threads for lookups; 0 means one per core.
     pub threads: usize,
+    /// Where to keep decompressed debug sections between runs (see
+    /// [`CacheOptions`]). Default: `None`, no cache (the CLI uses one unless
+    /// told not to).
+    pub cache: Option<CacheOptions>,
 }
 
 /// One resolved frame from a [`Symbolizer`].
@@ -323,15 +329,18 @@ struct Loaded {
 #[derive(Debug)]
 pub struct ElfSymbolizer {
     options: Options,
-    cache: Mutex<HashMap<PathBuf, Arc<Loaded>>>,
+    files: Mutex<HashMap<PathBuf, Arc<Loaded>>>,
+    sections: Option<cache::SectionCache>,
 }
 
 impl ElfSymbolizer {
     /// A symbolizer with these options.
     pub fn new(options: Options) -> Self {
+        let sections = options.cache.clone().map(cache::SectionCache::new);
         ElfSymbolizer {
             options,
-            cache: Mutex::new(HashMap::new()),
+            files: Mutex::new(HashMap::new()),
+            sections,
         }
     }
 
@@ -345,10 +354,10 @@ impl ElfSymbolizer {
     /// The file at `path` with its detached debug information, from the
     /// cache or opened now.
     fn load(&self, path: &std::path::Path) -> Result<Arc<Loaded>, String> {
-        if let Some(l) = self.cache.lock().ok().and_then(|c| c.get(path).cloned()) {
+        if let Some(l) = self.files.lock().ok().and_then(|c| c.get(path).cloned()) {
             return Ok(l);
         }
-        let mut file = elf::ElfFile::open(path)?;
+        let mut file = elf::ElfFile::open(path, self.sections.as_ref())?;
         let mut debug_file = None;
         if !file.has_dwarf() {
             let debug = find::debug_candidates(
@@ -358,7 +367,7 @@ impl ElfSymbolizer {
                 &self.options.paths,
             );
             for d in debug.iter().filter(|d| d.is_file()) {
-                if let Ok(dbg) = elf::ElfFile::open(d) {
+                if let Ok(dbg) = elf::ElfFile::open(d, self.sections.as_ref()) {
                     if dbg.build_id.is_some()
                         && file.build_id.is_some()
                         && dbg.build_id != file.build_id
@@ -374,7 +383,7 @@ impl ElfSymbolizer {
             }
         }
         let loaded = Arc::new(Loaded { file, debug_file });
-        if let Ok(mut c) = self.cache.lock() {
+        if let Ok(mut c) = self.files.lock() {
             c.insert(path.to_path_buf(), loaded.clone());
         }
         Ok(loaded)
@@ -465,7 +474,12 @@ impl Symbolizer for ElfSymbolizer {
         is_main: bool,
         addrs: &[RuntimeAddr],
     ) -> Result<MappingFrames> {
-        let (opened, problem, warnings) = self.open(mapping, is_main)?;
+        let (opened, problem, mut warnings) = self.open(mapping, is_main)?;
+        warnings.extend(
+            self.sections
+                .as_ref()
+                .and_then(cache::SectionCache::take_note),
+        );
         let Some((loaded, used)) = opened else {
             return Ok(MappingFrames {
                 file: None,
