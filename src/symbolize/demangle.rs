@@ -396,6 +396,40 @@ fn looks_like_demangled_cpp(name: &str) -> bool {
     !name.contains(".<") && (name.contains(['<', '>', '[', ']']) || name.contains("::"))
 }
 
+/// [`demangle`] of each distinct name, keyed by the raw name; shared out
+/// over the cores when there are many (a large C++ binary gives thousands of
+/// long template names, about 20 µs each).
+pub(crate) fn demangle_many<'a>(
+    raws: impl Iterator<Item = &'a str>,
+    style: NameStyle,
+) -> std::collections::HashMap<&'a str, String> {
+    let mut distinct: Vec<&str> = raws.collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(distinct.len() / 512)
+        .max(1);
+    let chunk = distinct.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = distinct
+            .chunks(chunk)
+            .map(|c| {
+                scope.spawn(move || {
+                    c.iter()
+                        .map(|r| (*r, demangle(r, style)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        // A worker that panicked leaves its names to be demangled one by one.
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
 /// pprof's treatment of a name that is already demangled (DWARF gave a
 /// plain name, not a linkage name): remove every balanced `(...)` group, then
 /// every balanced `<...>` group, exactly as pprof does (so a DWARF-only

@@ -15,6 +15,7 @@ use addr2line::LookupContinuation;
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 
 use super::Frame;
+use super::cache::{self, SectionCache};
 use crate::profile::FileOffset;
 
 /// The bytes behind every DWARF section reader: a memory map or a
@@ -27,6 +28,8 @@ pub(crate) struct SectionBytes {
 
 enum Owner {
     Map(memmap2::Mmap),
+    /// A cache entry this run wrote (see [`cache::Pending`]).
+    Written(memmap2::MmapMut),
     Vec(Vec<u8>),
 }
 
@@ -34,6 +37,7 @@ impl Owner {
     fn bytes(&self) -> &[u8] {
         match self {
             Owner::Map(m) => m,
+            Owner::Written(m) => m,
             Owner::Vec(v) => v,
         }
     }
@@ -103,8 +107,9 @@ impl fmt::Debug for ElfFile {
 }
 
 impl ElfFile {
-    /// Opens and indexes an ELF file.
-    pub(crate) fn open(path: &Path) -> Result<ElfFile, String> {
+    /// Opens and indexes an ELF file; its compressed DWARF sections come
+    /// from (and go to) `cache` when one is given.
+    pub(crate) fn open(path: &Path, cache: Option<&SectionCache>) -> Result<ElfFile, String> {
         let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
         // SAFETY: read-only map of a file heapcost does not modify; a file
         // truncated meanwhile by another process could fault, as with every
@@ -133,15 +138,23 @@ impl ElfFile {
                 })
             })
             .collect();
-        let symbols = text_symbols(&obj);
         let endian = if obj.is_little_endian() {
             gimli::RunTimeEndian::Little
         } else {
             gimli::RunTimeEndian::Big
         };
-        let dwarf = if obj.section_by_name(".debug_info").is_some() {
-            let loaded = load_sections_parallel(&obj, &owner, endian);
-            Some(
+        let key = cache.and_then(|_| cache::key_for(build_id.as_deref(), path));
+        let cache = cache.zip(key.as_deref());
+        // The symbol table is read while the DWARF sections inflate.
+        let (symbols, loaded) = std::thread::scope(|scope| {
+            let loader = obj
+                .section_by_name(".debug_info")
+                .map(|_| scope.spawn(|| load_sections_parallel(&obj, &owner, endian, cache)));
+            let symbols = text_symbols(&obj);
+            (symbols, loader.map(|h| h.join().unwrap_or_default()))
+        });
+        let dwarf = match loaded {
+            Some(loaded) => Some(
                 gimli::DwarfSections::load(|id| {
                     loaded
                         .iter()
@@ -150,9 +163,8 @@ impl ElfFile {
                         .unwrap_or_else(|| Ok(Reader::new(empty(), endian)))
                 })
                 .map_err(|e| format!("reading DWARF: {e}"))?,
-            )
-        } else {
-            None
+            ),
+            None => None,
         };
         let dwp = dwarf.as_ref().and_then(|_| load_dwp(path));
         Ok(ElfFile {
@@ -237,6 +249,76 @@ impl ElfFile {
         }
     }
 
+    /// The indexes of `vaddrs` to look up, in groups to hand to worker
+    /// threads whole: the addresses of one DWARF compilation unit (by
+    /// `.debug_aranges`) together, so that each unit is parsed by one thread
+    /// only, heaviest unit first (by its size, plus a little per address),
+    /// so that the last groups taken are small and the threads finish
+    /// together. Addresses in no unit, and all those of a file without
+    /// DWARF, come last, in runs of 256. Each group is in address order;
+    /// `None` addresses are left out.
+    pub(crate) fn lookup_groups(&self, vaddrs: &[Option<u64>]) -> Vec<Vec<usize>> {
+        const RUN: usize = 256;
+        const PER_ADDRESS: u64 = 4096;
+        let mut order: Vec<(u64, usize)> = vaddrs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| Some(((*v)?, i)))
+            .collect();
+        order.sort_unstable();
+        let units = self.unit_ranges();
+        let mut by_unit: std::collections::HashMap<usize, Vec<usize>> = Default::default();
+        let mut rest = Vec::new();
+        for &(v, i) in &order {
+            let after = units.ranges.partition_point(|r| r.0 <= v);
+            match after.checked_sub(1).and_then(|j| units.ranges.get(j)) {
+                Some(&(_, end, unit)) if v < end => by_unit.entry(unit).or_default().push(i),
+                _ => rest.push(i),
+            }
+        }
+        let mut groups: Vec<(u64, Vec<usize>)> = by_unit
+            .into_iter()
+            .map(|(unit, list)| {
+                let size = units.sizes.get(&unit).copied().unwrap_or(0);
+                (size + PER_ADDRESS * list.len() as u64, list)
+            })
+            .collect();
+        groups.sort_by_key(|(weight, list)| (std::cmp::Reverse(*weight), list.first().copied()));
+        let mut out: Vec<Vec<usize>> = groups.into_iter().map(|(_, list)| list).collect();
+        out.extend(rest.chunks(RUN).map(<[usize]>::to_vec));
+        out
+    }
+
+    /// The compilation units' address ranges from `.debug_aranges` (sorted
+    /// `(start, end, unit offset)`) and their sizes; empty without DWARF.
+    fn unit_ranges(&self) -> UnitRanges {
+        let mut out = UnitRanges::default();
+        let Some(sections) = &self.dwarf else {
+            return out;
+        };
+        let dwarf = sections.borrow(|section| section.clone());
+        let mut units = dwarf.units();
+        while let Ok(Some(header)) = units.next() {
+            if let Some(offset) = header.debug_info_offset() {
+                out.sizes
+                    .insert(offset.0, header.length_including_self() as u64);
+            }
+        }
+        let mut headers = dwarf.debug_aranges.headers();
+        while let Ok(Some(header)) = headers.next() {
+            let unit = header.debug_info_offset().0;
+            let mut entries = header.entries();
+            while let Ok(Some(e)) = entries.next() {
+                if e.length() > 0 {
+                    let end = e.address().saturating_add(e.length());
+                    out.ranges.push((e.address(), end, unit));
+                }
+            }
+        }
+        out.ranges.sort_unstable();
+        out
+    }
+
     /// Borrows a debug file's DWARF and symbols for this (stripped) file's
     /// lookups. As for pprof, a function is named by the binary's own
     /// symbols first; the debug file's symbols come second.
@@ -247,6 +329,13 @@ impl ElfFile {
         }
         self.debug_symbols = debug.symbols;
     }
+}
+
+/// See [`ElfFile::unit_ranges`].
+#[derive(Default)]
+struct UnitRanges {
+    ranges: Vec<(u64, u64, usize)>,
+    sizes: std::collections::HashMap<usize, u64>,
 }
 
 /// The nearest symbol at or below `vaddr` in a sorted table, when its size
@@ -366,47 +455,132 @@ fn text_symbols(obj: &object::File<'_>) -> Vec<(u64, u64, String)> {
     out
 }
 
+/// One section as a DWARF reader: a slice of the map when it is stored
+/// uncompressed, else its inflated bytes (from `cache` when it has them).
 fn load_section(
     obj: &object::File<'_>,
     owner: &Arc<Owner>,
     name: &str,
     endian: gimli::RunTimeEndian,
-) -> Result<Reader, object::Error> {
+    cache: Option<(&SectionCache, &str)>,
+) -> Result<Reader, String> {
     use object::ObjectSection;
     let Some(section) = obj.section_by_name(name) else {
         return Ok(Reader::new(empty(), endian));
     };
-    let bytes = match section.uncompressed_data()? {
-        std::borrow::Cow::Borrowed(b) => {
-            // A slice of the map: share the map, remember where.
-            let base = owner.bytes().as_ptr() as usize;
-            let start = (b.as_ptr() as usize).saturating_sub(base);
-            SectionBytes {
-                owner: owner.clone(),
-                range: start..start + b.len(),
-            }
+    let compressed = section
+        .compressed_data()
+        .map_err(|e| format!("{name}: {e}"))?;
+    let bytes = if compressed.format == object::CompressionFormat::None {
+        // A slice of the map: share the map, remember where.
+        let b = compressed.data;
+        let base = owner.bytes().as_ptr() as usize;
+        let start = (b.as_ptr() as usize).saturating_sub(base);
+        SectionBytes {
+            owner: owner.clone(),
+            range: start..start + b.len(),
         }
-        std::borrow::Cow::Owned(v) => {
-            let len = v.len();
-            SectionBytes {
-                owner: Arc::new(Owner::Vec(v)),
-                range: 0..len,
+    } else {
+        match inflate(name, compressed, cache).map_err(|e| format!("{name}: {e}"))? {
+            cache::Bytes::Map(map, range) => SectionBytes {
+                owner: Arc::new(Owner::Map(map)),
+                range,
+            },
+            cache::Bytes::Written(map, range) => SectionBytes {
+                owner: Arc::new(Owner::Written(map)),
+                range,
+            },
+            cache::Bytes::Vec(v) => {
+                let len = v.len();
+                SectionBytes {
+                    owner: Arc::new(Owner::Vec(v)),
+                    range: 0..len,
+                }
             }
         }
     };
     Ok(Reader::new(bytes, endian))
 }
 
-/// The DWARF sections name lookups need, decompressed on as many threads as
-/// there are cores (zlib-compressed debug info is hundreds of MB in large
-/// C++ binaries). Location lists, macros and public names are never needed
-/// to name an address, so they are not read at all.
+/// The inflated bytes of a compressed section: from the cache when it has a
+/// valid entry, else inflated (into a new cache entry when the section is
+/// large enough to be worth one and the cache can take it).
+fn inflate(
+    name: &str,
+    compressed: object::CompressedData<'_>,
+    cache: Option<(&SectionCache, &str)>,
+) -> Result<cache::Bytes, String> {
+    if let Some((cache, key)) = cache.filter(|(c, _)| c.wants(compressed.data.len())) {
+        let source = cache::Source {
+            name,
+            compressed: compressed.data,
+            len: compressed.uncompressed_size,
+        };
+        if let Some(hit) = cache.load(key, &source) {
+            return Ok(hit);
+        }
+        if let Some(mut pending) = cache.create(key, &source) {
+            inflate_into(compressed, pending.buffer())?;
+            return Ok(pending.commit());
+        }
+    }
+    let v = compressed.decompress().map_err(|e| e.to_string())?;
+    Ok(cache::Bytes::Vec(v.into_owned()))
+}
+
+/// Inflates a compressed section into `out`, which must be exactly its
+/// inflated length.
+fn inflate_into(compressed: object::CompressedData<'_>, out: &mut [u8]) -> Result<(), String> {
+    if compressed.format != object::CompressionFormat::Zlib {
+        let v = compressed.decompress().map_err(|e| e.to_string())?;
+        if v.len() != out.len() {
+            return Err("inflated length differs from the header's".into());
+        }
+        out.copy_from_slice(&v);
+        return Ok(());
+    }
+    let mut z = flate2::Decompress::new(true);
+    // zlib takes at most 4 GiB of output per call.
+    const STEP: usize = 1 << 30;
+    loop {
+        let done = usize::try_from(z.total_out()).map_err(|e| e.to_string())?;
+        let read = usize::try_from(z.total_in()).map_err(|e| e.to_string())?;
+        let end = done.saturating_add(STEP).min(out.len());
+        let (Some(input), Some(dest)) = (compressed.data.get(read..), out.get_mut(done..end))
+        else {
+            return Err("inflated length differs from the header's".into());
+        };
+        let status = z
+            .decompress(input, dest, flate2::FlushDecompress::Finish)
+            .map_err(|e| format!("invalid zlib data: {e}"))?;
+        let now = usize::try_from(z.total_out()).map_err(|e| e.to_string())?;
+        match status {
+            flate2::Status::StreamEnd if now == out.len() => return Ok(()),
+            flate2::Status::StreamEnd => {
+                return Err("inflated length differs from the header's".into());
+            }
+            _ if now == done || now == out.len() => {
+                return Err("inflated length differs from the header's".into());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The DWARF sections name lookups need, each on the first free one of as
+/// many threads as there are cores, largest compressed section first (so
+/// that the longest inflation, `.debug_info`'s single deflate stream, starts
+/// at once and the others share the remaining cores). Location lists,
+/// macros and public names are never needed to name an address, so they are
+/// not read at all.
 fn load_sections_parallel(
     obj: &object::File<'_>,
     owner: &Arc<Owner>,
     endian: gimli::RunTimeEndian,
-) -> Vec<(gimli::SectionId, Result<Reader, object::Error>)> {
+    cache: Option<(&SectionCache, &str)>,
+) -> Vec<(gimli::SectionId, Result<Reader, String>)> {
     use gimli::SectionId as S;
+    use object::ObjectSection;
     const NEEDED: &[gimli::SectionId] = &[
         S::DebugAbbrev,
         S::DebugAddr,
@@ -420,18 +594,30 @@ fn load_sections_parallel(
         S::DebugStrOffsets,
         S::DebugTypes,
     ];
+    let mut work: Vec<(gimli::SectionId, u64)> = NEEDED
+        .iter()
+        .map(|id| {
+            let cost = obj
+                .section_by_name(id.name())
+                .and_then(|s| s.compressed_file_range().ok())
+                .filter(|r| r.format != object::CompressionFormat::None)
+                .map_or(0, |r| r.compressed_size);
+            (*id, cost)
+        })
+        .collect();
+    work.sort_by_key(|&(_, cost)| std::cmp::Reverse(cost));
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results = std::sync::Mutex::new(Vec::with_capacity(NEEDED.len()));
+    let results = std::sync::Mutex::new(Vec::with_capacity(work.len()));
     std::thread::scope(|scope| {
-        for _ in 0..threads.min(NEEDED.len()) {
+        for _ in 0..threads.min(work.len()) {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(id) = NEEDED.get(i) else { break };
-                    let r = load_section(obj, owner, id.name(), endian);
+                    let Some(&(id, _)) = work.get(i) else { break };
+                    let r = load_section(obj, owner, id.name(), endian, cache);
                     if let Ok(mut v) = results.lock() {
-                        v.push((*id, r));
+                        v.push((id, r));
                     }
                 }
             });
@@ -464,7 +650,7 @@ fn load_dwp(path: &Path) -> Option<Arc<gimli::DwarfPackage<Reader>>> {
     };
     let empty = Reader::new(empty(), endian);
     let load = |id: gimli::SectionId| -> Result<Reader, gimli::Error> {
-        load_section(&obj, &owner, id.dwo_name().unwrap_or(""), endian)
+        load_section(&obj, &owner, id.dwo_name().unwrap_or(""), endian, None)
             .map_err(|_| gimli::Error::Io)
     };
     gimli::DwarfPackage::load(load, empty).ok().map(Arc::new)
@@ -537,13 +723,66 @@ mod tests {
         assert!(!f.can_be_mapped_as(&m(0xd000, 0x200000)));
     }
 
+    /// Every `Some` address exactly once, each group in address order.
+    fn check_partition(groups: &[Vec<usize>], vaddrs: &[Option<u64>]) {
+        let mut seen: Vec<usize> = groups.iter().flatten().copied().collect();
+        for g in groups {
+            assert!(g.windows(2).all(|w| vaddrs[w[0]] <= vaddrs[w[1]]), "{g:?}");
+        }
+        seen.sort_unstable();
+        let want: Vec<usize> = (0..vaddrs.len()).filter(|&i| vaddrs[i].is_some()).collect();
+        assert_eq!(seen, want);
+    }
+
+    #[test]
+    fn lookup_groups_without_dwarf_are_runs_of_sorted_addresses() {
+        let f = file(&[(0, 0, 0x10000)], vec![], vec![]);
+        let vaddrs: Vec<Option<u64>> = (0..600u64)
+            .map(|i| (i % 7 != 0).then_some(5000 - i))
+            .collect();
+        let groups = f.lookup_groups(&vaddrs);
+        check_partition(&groups, &vaddrs);
+        let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![256, 256, 2]);
+        assert_eq!(vaddrs[groups[0][0]], Some(5000 - 599));
+    }
+
+    #[test]
+    fn lookup_groups_follow_compilation_units() {
+        let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mini-envoy/mini-envoy");
+        let f = ElfFile::open(&bin, None).unwrap();
+        let units = f.unit_ranges();
+        assert!(units.ranges.len() > 1 && units.sizes.len() > 1);
+        let unit_of = |v: u64| {
+            units
+                .ranges
+                .iter()
+                .find(|r| r.0 <= v && v < r.1)
+                .map(|r| r.2)
+        };
+        let mut vaddrs: Vec<Option<u64>> = f.symbols.iter().map(|s| Some(s.0)).collect();
+        vaddrs.push(None);
+        let groups = f.lookup_groups(&vaddrs);
+        check_partition(&groups, &vaddrs);
+        let mut units_seen = Vec::new();
+        for g in &groups {
+            let u = unit_of(vaddrs[g[0]].unwrap());
+            assert!(g.iter().all(|&i| unit_of(vaddrs[i].unwrap()) == u));
+            if u.is_some() {
+                assert!(!units_seen.contains(&u), "unit {u:?} in two groups");
+                units_seen.push(u);
+            }
+        }
+        assert!(units_seen.len() > 1);
+    }
+
     #[test]
     fn opens_a_real_elf() {
         // The test binary itself: an ELF with symbols on every platform we run.
         let exe = std::env::current_exe().unwrap();
-        let f = ElfFile::open(&exe).unwrap();
+        let f = ElfFile::open(&exe, None).unwrap();
         assert!(!f.segments.is_empty());
         assert!(f.has_symbols());
-        assert!(ElfFile::open(Path::new("/nonexistent/file")).is_err());
+        assert!(ElfFile::open(Path::new("/nonexistent/file"), None).is_err());
     }
 }

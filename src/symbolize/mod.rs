@@ -15,6 +15,7 @@
 //! never fails the run: it stays unnamed and is shown as `module+0xoffset`.
 //! After naming, pprof's allocator-frame pruning ([`prune`]) is applied.
 
+mod cache;
 mod demangle;
 mod elf;
 pub mod find;
@@ -22,8 +23,10 @@ pub mod prune;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+pub use cache::{CacheOptions, DEFAULT_MIN_SECTION_SIZE};
 pub use demangle::{NameStyle, demangle, simplify};
 pub use find::{How, SearchPaths};
 
@@ -42,6 +45,10 @@ pub struct Options {
     pub names: NameStyle,
     /// Worker threads for lookups; 0 means one per core.
     pub threads: usize,
+    /// Where to keep decompressed debug sections between runs (see
+    /// [`CacheOptions`]). Default: `None`, no cache (the CLI uses one unless
+    /// told not to).
+    pub cache: Option<CacheOptions>,
 }
 
 /// One resolved frame from a [`Symbolizer`].
@@ -250,6 +257,10 @@ pub fn run_with(
             entry.dwarf = file.has_dwarf;
         }
         entry.problem = found.problem.as_ref().map(ToString::to_string);
+        let demangled = demangle::demangle_many(
+            found.frames.iter().flatten().map(|f| f.name.as_str()),
+            names,
+        );
         let mut any_inline = false;
         let mut any_line = false;
         for (&li, frames) in locs.iter().zip(&found.frames) {
@@ -263,7 +274,10 @@ pub fn run_with(
                 .iter()
                 .map(|f| {
                     let function = Function {
-                        name: demangle(&f.name, names),
+                        name: demangled
+                            .get(f.name.as_str())
+                            .cloned()
+                            .unwrap_or_else(|| demangle(&f.name, names)),
                         system_name: f.name.clone(),
                         file: f.file.clone(),
                         start_line: 0,
@@ -315,15 +329,18 @@ struct Loaded {
 #[derive(Debug)]
 pub struct ElfSymbolizer {
     options: Options,
-    cache: Mutex<HashMap<PathBuf, Arc<Loaded>>>,
+    files: Mutex<HashMap<PathBuf, Arc<Loaded>>>,
+    sections: Option<cache::SectionCache>,
 }
 
 impl ElfSymbolizer {
     /// A symbolizer with these options.
     pub fn new(options: Options) -> Self {
+        let sections = options.cache.clone().map(cache::SectionCache::new);
         ElfSymbolizer {
             options,
-            cache: Mutex::new(HashMap::new()),
+            files: Mutex::new(HashMap::new()),
+            sections,
         }
     }
 
@@ -337,10 +354,10 @@ impl ElfSymbolizer {
     /// The file at `path` with its detached debug information, from the
     /// cache or opened now.
     fn load(&self, path: &std::path::Path) -> Result<Arc<Loaded>, String> {
-        if let Some(l) = self.cache.lock().ok().and_then(|c| c.get(path).cloned()) {
+        if let Some(l) = self.files.lock().ok().and_then(|c| c.get(path).cloned()) {
             return Ok(l);
         }
-        let mut file = elf::ElfFile::open(path)?;
+        let mut file = elf::ElfFile::open(path, self.sections.as_ref())?;
         let mut debug_file = None;
         if !file.has_dwarf() {
             let debug = find::debug_candidates(
@@ -350,7 +367,7 @@ impl ElfSymbolizer {
                 &self.options.paths,
             );
             for d in debug.iter().filter(|d| d.is_file()) {
-                if let Ok(dbg) = elf::ElfFile::open(d) {
+                if let Ok(dbg) = elf::ElfFile::open(d, self.sections.as_ref()) {
                     if dbg.build_id.is_some()
                         && file.build_id.is_some()
                         && dbg.build_id != file.build_id
@@ -366,7 +383,7 @@ impl ElfSymbolizer {
             }
         }
         let loaded = Arc::new(Loaded { file, debug_file });
-        if let Ok(mut c) = self.cache.lock() {
+        if let Ok(mut c) = self.files.lock() {
             c.insert(path.to_path_buf(), loaded.clone());
         }
         Ok(loaded)
@@ -457,7 +474,12 @@ impl Symbolizer for ElfSymbolizer {
         is_main: bool,
         addrs: &[RuntimeAddr],
     ) -> Result<MappingFrames> {
-        let (opened, problem, warnings) = self.open(mapping, is_main)?;
+        let (opened, problem, mut warnings) = self.open(mapping, is_main)?;
+        warnings.extend(
+            self.sections
+                .as_ref()
+                .and_then(cache::SectionCache::take_note),
+        );
         let Some((loaded, used)) = opened else {
             return Ok(MappingFrames {
                 file: None,
@@ -488,32 +510,40 @@ impl Symbolizer for ElfSymbolizer {
     }
 }
 
-/// Looks up `vaddrs` on up to `threads` threads, each with its own resolver.
-/// Addresses are sorted first and each thread takes a contiguous run, so
-/// that a compilation unit's DWARF is parsed by one thread, not by all.
+/// Looks up `vaddrs` on up to `threads` threads (this one included), each
+/// with its own resolver, taking [`lookup_groups`](elf::ElfFile::lookup_groups)
+/// one at a time: a compilation unit's DWARF is parsed by one thread, not by
+/// all, and the largest units go first so that the threads finish together.
 fn lookup_parallel(file: &elf::ElfFile, vaddrs: &[Option<u64>], threads: usize) -> Vec<Vec<Frame>> {
-    let mut order: Vec<usize> = (0..vaddrs.len()).collect();
-    order.sort_by_key(|&i| vaddrs[i]);
-    let work = |chunk: &[usize]| -> Vec<(usize, Vec<Frame>)> {
-        let resolver = file.resolver();
-        chunk
-            .iter()
-            .map(|&i| (i, vaddrs[i].map(|v| resolver.frames(v)).unwrap_or_default()))
-            .collect()
-    };
+    let groups = file.lookup_groups(vaddrs);
+    let next = AtomicUsize::new(0);
+    let work =
+        || -> Vec<(usize, Vec<Frame>)> {
+            let resolver = file.resolver();
+            let mut done = Vec::new();
+            while let Some(group) = groups.get(next.fetch_add(1, Ordering::Relaxed)) {
+                done.extend(group.iter().filter_map(|&i| {
+                    Some((i, resolver.frames(vaddrs.get(i).copied().flatten()?)))
+                }));
+            }
+            done
+        };
     // Below a few hundred addresses a thread costs more than it saves.
-    let threads = threads.clamp(1, vaddrs.len().div_ceil(256).max(1));
-    let chunk = order.len().div_ceil(threads).max(1);
+    let addresses: usize = groups.iter().map(Vec::len).sum();
+    let threads = threads
+        .clamp(1, addresses.div_ceil(256).max(1))
+        .min(groups.len().max(1));
     let mut out = vec![Vec::new(); vaddrs.len()];
     std::thread::scope(|scope| {
-        let handles: Vec<_> = order
-            .chunks(chunk)
-            .map(|c| scope.spawn(move || work(c)))
-            .collect();
-        for h in handles {
-            // A worker that panicked leaves its addresses unnamed.
-            for (i, frames) in h.join().unwrap_or_default() {
-                out[i] = frames;
+        let handles: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mine = work();
+        // A worker that panicked leaves its addresses unnamed.
+        let theirs = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default());
+        for (i, frames) in mine.into_iter().chain(theirs) {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = frames;
             }
         }
     });

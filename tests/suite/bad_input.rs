@@ -23,7 +23,8 @@ use super::common::{corpus, fixture, read};
 
 fn heapcost() -> Command {
     let mut cmd = Command::cargo_bin("heapcost").unwrap();
-    cmd.timeout(Duration::from_secs(20));
+    cmd.timeout(Duration::from_secs(20))
+        .env("HEAPCOST_CACHE_DIR", super::common::cache_dir());
     cmd
 }
 

@@ -33,7 +33,8 @@ fn s(path: &Path) -> &str {
 
 fn heapcost() -> Command {
     let mut cmd = Command::cargo_bin("heapcost").unwrap();
-    cmd.timeout(Duration::from_secs(60));
+    cmd.timeout(Duration::from_secs(60))
+        .env("HEAPCOST_CACHE_DIR", super::common::cache_dir());
     cmd
 }
 
@@ -186,6 +187,7 @@ fn stdin_through_a_real_pipe() {
     // read to the end however the data arrives.
     let data = read(&envoy1());
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("heapcost"))
+        .env("HEAPCOST_CACHE_DIR", super::common::cache_dir())
         .args(["top", "-n", "5", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -607,6 +609,7 @@ fn profiles_that_cannot_merge_name_both_files() {
 fn closed_stdout_is_not_an_error() {
     // `heapcost top -n 0 | head -1`: the rest of the table hits a closed pipe.
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("heapcost"))
+        .env("HEAPCOST_CACHE_DIR", super::common::cache_dir())
         .args(["top", "-n", "0", s(&envoy1())])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

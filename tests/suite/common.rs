@@ -22,3 +22,9 @@ pub fn fixture(rel: &str) -> PathBuf {
 pub fn read(path: &std::path::Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// The debug-section cache of every run of the binary in these tests: under
+/// the build directory, never the user's home.
+pub fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("heapcost-cache")
+}

@@ -3,9 +3,12 @@
 //! binary and dump, and files are found the ways users need.
 
 use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use heapcost::profile::Profile;
-use heapcost::symbolize::{self, Options};
+use heapcost::symbolize::{self, CacheOptions, Options};
 
 use super::common::{fixture, read};
 
@@ -200,6 +203,7 @@ fn a_missing_binary_falls_back_to_module_offsets_with_a_warning() {
     // The CLI says so once on stderr.
     let out = assert_cmd::Command::cargo_bin("heapcost")
         .unwrap()
+        .env("HEAPCOST_CACHE_DIR", super::common::cache_dir())
         .args(["top", "--symbols-path"])
         .arg(dir.path())
         .arg(fixture("mini-envoy/mini-envoy.0001.heap"))
@@ -301,4 +305,169 @@ fn a_file_of_another_layout_is_not_used_without_build_ids() {
     // Named explicitly with -b, it is trusted (the addresses then fall where they fall).
     let report = symbolize::run(&mut p, &options("mini-envoy")).unwrap();
     assert!(report.mappings[0].file.is_some());
+}
+
+// ---------------------------------------------------------------------------
+// The debug-section cache (mini-envoy's DWARF sections are zlib-compressed)
+// ---------------------------------------------------------------------------
+
+/// mini-envoy's build id: the key of its cache entries.
+const MINI_ENVOY_ID: &str = "f01f42dc51b5923d67a4f0fc4a089801d2ada76a";
+
+/// [`options`] with a section cache in `dir` that takes every compressed section.
+fn cached(dir: &Path) -> Options {
+    let mut o = options("mini-envoy");
+    let mut cache = CacheOptions::new(dir);
+    cache.min_section_size = 0;
+    o.cache = Some(cache);
+    o
+}
+
+/// The stacks of dump 2 symbolized with `o`, and the run's warnings.
+fn traces_with(o: &Options) -> (Vec<Vec<String>>, Vec<String>) {
+    let mut p = dump("mini-envoy.0002.heap");
+    let report = symbolize::run(&mut p, o).unwrap();
+    (our_traces(&p), report.warnings)
+}
+
+fn entry(dir: &Path, section: &str) -> PathBuf {
+    dir.join("dwarf-v1").join(MINI_ENVOY_ID).join(section)
+}
+
+#[test]
+fn the_section_cache_is_written_then_used_and_names_do_not_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, _) = traces_with(&options("mini-envoy"));
+    let (cold, warnings) = traces_with(&cached(dir.path()));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let mut written: Vec<String> = fs::read_dir(entry(dir.path(), ""))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    // Every compressed section lookups read; no temporary file left over.
+    assert_eq!(
+        written,
+        [
+            "debug_abbrev",
+            "debug_aranges",
+            "debug_info",
+            "debug_line",
+            "debug_line_str",
+            "debug_rnglists",
+            "debug_str"
+        ]
+    );
+    let info = entry(dir.path(), "debug_info");
+    let before = fs::metadata(&info).unwrap();
+    let (warm, warnings) = traces_with(&cached(dir.path()));
+    assert!(warnings.is_empty(), "{warnings:?}");
+    // Read, not rewritten.
+    let after = fs::metadata(&info).unwrap();
+    assert_eq!(
+        (before.ino(), before.mtime_nsec()),
+        (after.ino(), after.mtime_nsec())
+    );
+    assert_eq!(cold, plain);
+    assert_eq!(warm, plain);
+}
+
+#[test]
+fn a_damaged_cache_entry_is_ignored_and_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, _) = traces_with(&options("mini-envoy"));
+    traces_with(&cached(dir.path()));
+    let info = entry(dir.path(), "debug_info");
+    let good = fs::read(&info).unwrap();
+    type Damage = fn(&mut Vec<u8>);
+    let damages: [(&str, Damage); 4] = [
+        ("a flipped byte in the section", |b| {
+            let mid = b.len() / 2;
+            b[mid] ^= 0x20;
+        }),
+        ("truncated", |b| b.truncate(b.len() - 1000)),
+        ("a damaged header", |b| b[0] = b'X'),
+        ("empty", |b| b.clear()),
+    ];
+    for (what, damage) in damages {
+        let mut bytes = good.clone();
+        damage(&mut bytes);
+        fs::write(&info, &bytes).unwrap();
+        let (names, warnings) = traces_with(&cached(dir.path()));
+        assert_eq!(names, plain, "{what}: names");
+        assert!(warnings.is_empty(), "{what}: {warnings:?}");
+        assert!(
+            fs::read(&info).unwrap() == good,
+            "{what}: entry not rewritten"
+        );
+    }
+}
+
+#[test]
+fn an_unusable_cache_directory_is_one_note_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the cache directory should be: nothing can be created
+    // there, whoever runs the test (root ignores permission bits).
+    let blocker = dir.path().join("not-a-directory");
+    fs::write(&blocker, b"").unwrap();
+    let (plain, _) = traces_with(&options("mini-envoy"));
+    let (names, warnings) = traces_with(&cached(&blocker));
+    assert_eq!(names, plain);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("cache") && warnings[0].contains("not-a-directory"));
+    // The CLI prints that one line and the same table as without a cache.
+    let run = |env: &[(&str, &Path)], extra: &[&str]| {
+        let mut cmd = assert_cmd::Command::cargo_bin("heapcost").unwrap();
+        cmd.env_remove("HEAPCOST_CACHE");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd
+            .args(["top", "-b"])
+            .arg(fixture("mini-envoy/mini-envoy"))
+            .arg("--symbols-path")
+            .arg(fixture("mini-envoy"))
+            .args(extra)
+            .arg(fixture("mini-envoy/mini-envoy.0002.heap"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (table, stderr) = run(&[("HEAPCOST_CACHE_DIR", &blocker)], &[]);
+    let notes: Vec<&str> = stderr.lines().filter(|l| l.contains("cache")).collect();
+    assert_eq!(notes.len(), 1, "{stderr}");
+    let (expected, _) = run(&[("HEAPCOST_CACHE_DIR", dir.path())], &["--no-cache"]);
+    assert_eq!(table, expected);
+}
+
+#[test]
+fn no_cache_and_heapcost_cache_off_leave_the_directory_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str], off: bool| {
+        let mut cmd = assert_cmd::Command::cargo_bin("heapcost").unwrap();
+        cmd.env("HEAPCOST_CACHE_DIR", dir.path());
+        if off {
+            cmd.env("HEAPCOST_CACHE", "off");
+        } else {
+            cmd.env_remove("HEAPCOST_CACHE");
+        }
+        cmd.args(["top", "-b"])
+            .arg(fixture("mini-envoy/mini-envoy"))
+            .args(extra)
+            .arg(fixture("mini-envoy/mini-envoy.0001.heap"))
+            .assert()
+            .success();
+    };
+    run(&["--no-cache"], false);
+    run(&[], true);
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    // By default the CLI caches sections of 256 KiB or more compressed: here
+    // only .debug_info (738 KB).
+    run(&[], false);
+    assert!(entry(dir.path(), "debug_info").is_file());
+    assert!(!entry(dir.path(), "debug_str").exists());
 }
