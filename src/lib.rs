@@ -317,9 +317,9 @@ fn load(
         summary.warnings.extend(report.warnings.iter().cloned());
         summary.warnings.extend(unnamed_warning(&report));
     }
-    let index = merged
-        .sample_type_index(sample_type)
-        .map_err(|why| Error::SampleType(format!("{}: {why}", inputs_label(inputs))))?;
+    let index = merged.sample_type_index(sample_type).map_err(|why| {
+        Error::SampleType(format!("{}: {why}", render::text::files_label(inputs)))
+    })?;
     summary.warnings.extend(truncation_warning(&merged, index));
     summary.warnings.extend(frameless_warning(&merged, index));
     Ok((merged, index))
@@ -389,15 +389,6 @@ fn unnamed_warning(report: &symbolize::SymbolizeReport) -> Option<String> {
         parts.len(),
         parts.join("; ")
     ))
-}
-
-/// `a.heap`, or `a.heap (+12 more)`, to name the inputs in a message.
-fn inputs_label(inputs: &[String]) -> String {
-    match inputs {
-        [] => String::new(),
-        [one] => one.clone(),
-        [first, rest @ ..] => format!("{first} (+{} more)", rest.len()),
-    }
 }
 
 /// One line about stacks without frames that the readers left out.

@@ -54,6 +54,18 @@ pub struct Diff {
     pub functions: Vec<FunctionDiff>,
 }
 
+impl Diff {
+    /// The first `n` function rows (all of them when `n` is 0), as
+    /// [`Top::first_rows`](super::top::Top::first_rows) cuts its rows.
+    pub fn first_functions(&self, n: usize) -> &[FunctionDiff] {
+        if n == 0 {
+            &self.functions
+        } else {
+            &self.functions[..n.min(self.functions.len())]
+        }
+    }
+}
+
 fn row(name: &str, base: i64, new: i64) -> DiffRow {
     let delta = new.saturating_sub(base);
     DiffRow {

@@ -42,11 +42,21 @@ pub fn write_info(out: &mut dyn Write, infos: &[Info]) -> std::io::Result<()> {
     writeln!(out)
 }
 
+/// A view with the run's warnings beside its own fields.
 #[derive(Serialize)]
-struct AttributionJson<'a> {
+struct WithWarnings<'a, T: Serialize> {
     #[serde(flatten)]
-    view: &'a crate::analysis::attribution::AttributionView,
+    view: &'a T,
     warnings: &'a [String],
+}
+
+fn write_with_warnings<T: Serialize>(
+    out: &mut dyn Write,
+    view: &T,
+    warnings: &[String],
+) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &WithWarnings { view, warnings })?;
+    writeln!(out)
 }
 
 /// `{"sample_type", "unit", "total", "owners": [{"name", "tier", "value",
@@ -57,15 +67,7 @@ pub fn write_attribution(
     view: &crate::analysis::attribution::AttributionView,
     warnings: &[String],
 ) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &AttributionJson { view, warnings })?;
-    writeln!(out)
-}
-
-#[derive(Serialize)]
-struct DiffJson<'a> {
-    #[serde(flatten)]
-    diff: &'a crate::analysis::diff::Diff,
-    warnings: &'a [String],
+    write_with_warnings(out, view, warnings)
 }
 
 /// `{"sample_type", "unit", "total": {"base", "new", "delta", "delta_share"},
@@ -79,24 +81,8 @@ pub fn write_diff(
     warnings: &[String],
 ) -> std::io::Result<()> {
     let mut cut = diff.clone();
-    if nodecount > 0 {
-        cut.functions.truncate(nodecount);
-    }
-    serde_json::to_writer_pretty(
-        &mut *out,
-        &DiffJson {
-            diff: &cut,
-            warnings,
-        },
-    )?;
-    writeln!(out)
-}
-
-#[derive(Serialize)]
-struct SeriesJson<'a> {
-    #[serde(flatten)]
-    series: &'a crate::analysis::series::Series,
-    warnings: &'a [String],
+    cut.functions = diff.first_functions(nodecount).to_vec();
+    write_with_warnings(out, &cut, warnings)
 }
 
 /// `{"sample_type", "unit", "snapshots": [{"path", "total", "growth"}],
@@ -106,6 +92,5 @@ pub fn write_series(
     series: &crate::analysis::series::Series,
     warnings: &[String],
 ) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &SeriesJson { series, warnings })?;
-    writeln!(out)
+    write_with_warnings(out, series, warnings)
 }

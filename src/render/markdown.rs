@@ -193,12 +193,11 @@ pub fn write_diff(
         writeln!(out)?;
         writeln!(out, "> **Warning:** {}", cell(w))?;
     }
-    let n = if nodecount == 0 {
-        usize::MAX
-    } else {
-        nodecount
-    };
-    let functions: Vec<_> = diff.functions.iter().map(|f| &f.flat).take(n).collect();
+    let functions: Vec<_> = diff
+        .first_functions(nodecount)
+        .iter()
+        .map(|f| &f.flat)
+        .collect();
     let owners: Vec<_> = diff.owners.iter().collect();
     let kinds: Vec<_> = diff.kinds.iter().collect();
     for (title, rows) in [

@@ -19,11 +19,7 @@ pub fn write_top(
     let unit = top.sample_type.unit.as_str();
     let rows = top.first_rows(nodecount);
     let shown: i64 = rows.iter().map(|r| r.flat).fold(0, i64::saturating_add);
-    match inputs {
-        [one] => writeln!(out, "File: {one}")?,
-        [first, rest @ ..] => writeln!(out, "Files: {first} (+{} more)", rest.len())?,
-        [] => {}
-    }
+    write_files_header(out, inputs)?;
     writeln!(out, "Type: {}", top.sample_type.kind)?;
     writeln!(
         out,
@@ -222,11 +218,7 @@ pub fn write_attribution(
     inputs: &[String],
 ) -> std::io::Result<()> {
     let unit = view.unit.as_str();
-    match inputs {
-        [one] => writeln!(out, "File: {one}")?,
-        [first, rest @ ..] => writeln!(out, "Files: {first} (+{} more)", rest.len())?,
-        [] => {}
-    }
+    write_files_header(out, inputs)?;
     writeln!(
         out,
         "Type: {}, total {} ({} in named stacks)",
@@ -392,12 +384,7 @@ pub fn write_diff(
         "{:>10} {:>10} {:>11} {:>9} {:>11}  function",
         "flat base", "flat new", "flat delta", "delta%", "cum delta"
     )?;
-    let n = if nodecount == 0 {
-        usize::MAX
-    } else {
-        nodecount
-    };
-    for f in diff.functions.iter().take(n) {
+    for f in diff.first_functions(nodecount) {
         let r = &f.flat;
         writeln!(
             out,
@@ -413,11 +400,21 @@ pub fn write_diff(
     Ok(())
 }
 
-fn files_label(files: &[String]) -> String {
+/// `a.heap`, or `a.heap (+12 more)`, to name a set of inputs.
+pub fn files_label(files: &[String]) -> String {
     match files {
         [] => String::new(),
         [one] => one.clone(),
         [first, rest @ ..] => format!("{first} (+{} more)", rest.len()),
+    }
+}
+
+/// `File: a.heap`, or `Files: a.heap (+12 more)`; nothing without inputs.
+fn write_files_header(out: &mut dyn Write, inputs: &[String]) -> std::io::Result<()> {
+    match inputs {
+        [] => Ok(()),
+        [_] => writeln!(out, "File: {}", files_label(inputs)),
+        _ => writeln!(out, "Files: {}", files_label(inputs)),
     }
 }
 
