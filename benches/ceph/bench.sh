@@ -12,6 +12,8 @@
 #        POLL=0.01      interval (s) of the process-tree RSS sampler; POLL=0 turns it off
 # Output: a Markdown table and ratio/agreement lines on stdout; each tool's output of the last run,
 # per-run figures and benches/ceph/out/name-diff.txt (names that differ) under benches/ceph/out/.
+# heapcost runs with its cache of decompressed debug sections in benches/ceph/out/cache/ (never
+# ~/.cache): emptied before each "cold" run, as the previous run left it for each "warm" run.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -71,15 +73,21 @@ grep -q " $bin\$" "$dump" || die "$dump has no mapping of $bin (taken from anoth
 # pprof symbolizes with llvm-symbolizer when it is on PATH, else with addr2line (+ nm); the RSS
 # sampler below records which child actually ran.
 symbolizer=$(command -v llvm-symbolizer || true)
-unset PPROF_BINARY_PATH PPROF_TOOLS
+unset PPROF_BINARY_PATH PPROF_TOOLS HEAPCOST_CACHE HEAPCOST_CACHE_DIR
 
 # --- cases -----------------------------------------------------------------------------------------
 # pprof: -nodefraction=0 -edgefraction=0 so that no row is dropped (the default hides nodes under
 # 0.5% of the total: 1,372 of them here), -unit=B for exact byte values to compare with heapcost.
-names=(pprof heapcost heapcost_nosym)
+# heapcost, three ways: cold (its section cache emptied first, so it inflates the compressed DWARF
+# and writes the cache), warm (the cache the cold run just wrote), and --no-cache (inflates, writes
+# nothing: what HEAPCOST_CACHE=off gives).
+cache=$out/cache
+names=(pprof heapcost_cold heapcost_warm heapcost_nocache heapcost_nosym)
 declare -A cmd
 cmd[pprof]=$(printf '%q ' "$pprof" -top -nodecount=1000000 -nodefraction=0 -edgefraction=0 -unit=B -inuse_space "$bin" "$dump")
-cmd[heapcost]=$(printf '%q ' "$heapcost" top -n 0 --format json "$dump")
+cmd[heapcost_cold]=$(printf '%q ' env HEAPCOST_CACHE_DIR="$cache" "$heapcost" top -n 0 --format json "$dump")
+cmd[heapcost_warm]=${cmd[heapcost_cold]}
+cmd[heapcost_nocache]=$(printf '%q ' "$heapcost" top -n 0 --format json --no-cache "$dump")
 cmd[heapcost_nosym]=$(printf '%q ' "$heapcost" top -n 0 --format json --no-symbolize "$dump")
 
 runs=$out/runs
@@ -93,6 +101,11 @@ rm -rf "$runs"; mkdir -p "$runs"
 run_once() {
   local c=$1 i=$2 i_cmd rc t0 t1 tpid ppid=
   eval "i_cmd=(${cmd[$c]})"
+  # Untimed: a cold run starts without a cache; and every run starts with no dirty pages of an
+  # earlier run in flight (a cold run leaves ~545 MB of new cache files for the kernel to write
+  # back, which would otherwise land on whatever runs next).
+  [[ $c == heapcost_cold ]] && rm -rf "$cache"
+  sync
   t0=$EPOCHREALTIME
   /usr/bin/time -o "$runs/$c.$i.time" -f '%e %M %U %S' "${i_cmd[@]}" >"$runs/$c.$i.out" 2>"$runs/$c.$i.err" &
   tpid=$!
@@ -122,6 +135,7 @@ run_once() {
 
 nstacks=$(awk '/^MAPPED_LIBRARIES:/ { exit } / @ 0x/ { n++ } END { print n + 0 }' "$dump")
 echo "ceph-osd heap dump $dump ($(stat -c %s "$dump") bytes, $nstacks stacks); $N run(s) per case, interleaved" >&2
+echo "heapcost's section cache: $cache (emptied before each cold run)" >&2
 echo "debug info: $dbg ($(stat -c %s "$dbg") bytes); pprof's symbolizer: ${symbolizer:-addr2line (no llvm-symbolizer on PATH)}" >&2
 for c in "${names[@]}"; do echo "  $c: ${cmd[$c]}" >&2; done
 # Page cache: read the binary, the debug file and the mapped libraries once, so that the first
@@ -129,6 +143,7 @@ for c in "${names[@]}"; do echo "  $c: ${cmd[$c]}" >&2; done
 cat "$bin" "$dbg" > /dev/null
 awk '/^MAPPED_LIBRARIES:/ { m = 1; next } m && $NF ~ /^\// { print $NF }' "$dump" | sort -u | while read -r f; do cat "$f" > /dev/null 2>&1 || true; done
 for ((i = 1; i <= N; i++)); do for c in "${names[@]}"; do run_once "$c" "$i"; done; done
+cache_size=$(du -sb "$cache" 2>/dev/null | cut -f1)
 
 # --- summary ---------------------------------------------------------------------------------------
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) printf "%.3f", v[(NR + 1) / 2]; else printf "%.3f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -146,14 +161,18 @@ for c in "${names[@]}"; do
 done
 mib() { awk -v k="$1" 'BEGIN { if (k > 0) printf "%.0f MiB", k / 1024; else printf "(too short to sample)" }'; }
 
-agreement=$(python3 "$here/compare.py" "$out/pprof.out" "$out/heapcost.out" "$out/name-diff.txt")
+agreement=$(python3 "$here/compare.py" "$out/pprof.out" "$out/heapcost_cold.out" "$out/name-diff.txt")
+same_output="heapcost printed the same output cold, warm and with --no-cache"
+for c in heapcost_warm heapcost_nocache; do
+  cmp -s "$out/heapcost_cold.out" "$out/$c.out" || same_output="WARNING: heapcost's $c output differs from heapcost_cold's"
+done
 
 hc_rev=$(git rev-parse --short HEAD 2>/dev/null || echo "no commit")
-[[ -n $(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null) ]] && hc_rev+=" + uncommitted changes"
+[[ -n $(git status --porcelain -- src vendor Cargo.toml Cargo.lock 2>/dev/null) ]] && hc_rev+=" + uncommitted changes"
 pprof_ver=$(dpkg-query -W -f '${Version}' golang-github-google-pprof-dev 2>/dev/null || echo unknown)
 llvm_ver=$( [[ -n $symbolizer ]] && "$symbolizer" --version | awk '/LLVM version/ { print $NF; exit }' )
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-sym_share=$(awk -v a="${wall[heapcost]}" -v b="${wall[heapcost_nosym]}" 'BEGIN { if (a > 0) printf "%.0f", 100 * (a - b) / a; else print "?" }')
+sym_share=$(awk -v a="${wall[heapcost_warm]}" -v b="${wall[heapcost_nosym]}" 'BEGIN { if (a > 0) printf "%.0f", 100 * (a - b) / a; else print "?" }')
 
 echo
 echo "ceph-osd (Debian $(dpkg-query -W -f '${Version}' ceph-osd), build id ${bid:0:12}..., detached DWARF 5 in ceph-osd-dbg), one tcmalloc heap dump:"
@@ -164,19 +183,26 @@ echo "| tool | command (+ the dump) | median wall | median CPU (user+sys) | peak
 echo "|---|---|---:|---:|---:|---:|"
 row() { printf '| %s | `%s` | %.2f s | %.2f s | %s | %s / %s |\n' "$1" "$2" "${wall[$3]}" "${cpu[$3]}" "$(mib "${gnu[$3]}")" "$(mib "${tree[$3]}")" "$(mib "${anon[$3]}")"; }
 row pprof 'pprof -top -nodecount=1000000 -nodefraction=0 -edgefraction=0 -unit=B -inuse_space /usr/bin/ceph-osd' pprof
-row heapcost 'heapcost top -n 0 --format json' heapcost
+row "heapcost, cold (cache emptied before each run; it inflates and writes the cache)" 'heapcost top -n 0 --format json' heapcost_cold
+row "heapcost, warm (the cache the cold run wrote)" 'heapcost top -n 0 --format json' heapcost_warm
+row "heapcost, no cache" 'heapcost top -n 0 --format json --no-cache' heapcost_nocache
 row "heapcost, no symbolization" 'heapcost top -n 0 --format json --no-symbolize' heapcost_nosym
 echo
-# Memory ratios: heapcost's own peak (%M; it is one process) against pprof's largest process (%M,
-# the llvm-symbolizer on ceph-osd: the conservative comparison) and against pprof's tree.
-awk -v p="${wall[pprof]}" -v h="${wall[heapcost]}" -v pm="${gnu[pprof]}" -v pa="${anon[pprof]}" -v pt="${tree[pprof]}" -v hm="${gnu[heapcost]}" -v s="$sym_share" -v goal=10 'BEGIN {
-  r = p / h
-  printf "- speed: heapcost is %.1fx faster than pprof (goal >= %dx: %s)\n", r, goal, (r >= goal ? "met" : "NOT met")
-  printf "- peak memory: heapcost %.0f MiB = %.0f%% of the largest pprof process (%.0f MiB, GNU time %%M; goal below: %s)", hm / 1024, 100 * hm / pm, pm / 1024, (hm < pm ? "met" : "NOT met")
-  if (pa > 0) printf "; %.0f%% of pprof'"'"'s whole tree (%.0f-%.0f MiB, anonymous-only to full RSS sum)", 100 * hm / pa, pa / 1024, pt / 1024
-  printf "\n- symbolization is %s%% of heapcost'"'"'s wall time (the rest: reading the dump and building the table)\n", s
-}'
+# Speed and memory ratios of each heapcost case: its own peak (%M; it is one process) against
+# pprof's largest process (%M, the llvm-symbolizer on ceph-osd: the conservative comparison) and
+# against pprof's tree.
+for c in heapcost_cold heapcost_warm heapcost_nocache; do
+  awk -v c="${c#heapcost_}" -v p="${wall[pprof]}" -v h="${wall[$c]}" -v pm="${gnu[pprof]}" -v pa="${anon[pprof]}" -v pt="${tree[pprof]}" -v hm="${gnu[$c]}" -v goal=10 'BEGIN {
+    r = p / h
+    printf "- %s: heapcost is **%.1fx** faster than pprof (goal >= %dx: %s); peak memory %.0f MiB = %.0f%% of the largest pprof process (%.0f MiB, GNU time %%M; goal below: %s)", c, r, goal, (r >= goal ? "met" : "NOT met"), hm / 1024, 100 * hm / pm, pm / 1024, (hm < pm ? "met" : "NOT met")
+    if (pa > 0) printf ", %.0f%% of pprof'"'"'s whole tree (%.0f-%.0f MiB, anonymous-only to full RSS sum)", 100 * hm / pa, pa / 1024, pt / 1024
+    printf "\n"
+  }'
+done
+echo "- symbolization is $sym_share% of heapcost's warm wall time (the rest: reading the dump and building the table)"
+echo "- heapcost's section cache after the runs: $(awk -v b="${cache_size:-0}" 'BEGIN { printf "%.0f MB", b / 1e6 }') in $cache"
 echo "- pprof's processes: ${members[pprof]:-(not sampled)}"
+echo "- $same_output"
 echo "$agreement"
 echo
-echo "names that differ: $out/name-diff.txt; tool outputs: $out/{pprof,heapcost,heapcost_nosym}.out; per-run figures: $runs/" >&2
+echo "names that differ: $out/name-diff.txt; tool outputs: $out/{pprof,heapcost_cold,heapcost_warm,heapcost_nocache,heapcost_nosym}.out; per-run figures: $runs/" >&2
