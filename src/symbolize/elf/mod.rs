@@ -9,6 +9,7 @@
 //! `sections` reads the DWARF sections (mapped, inflated, or from the
 //! [debug-section cache](super::cache)).
 
+mod index;
 mod sections;
 
 use std::fmt;
@@ -47,6 +48,8 @@ pub(crate) struct ElfFile {
     endian: gimli::RunTimeEndian,
     /// The split-DWARF package beside the file (`FILE.dwp`), when there is one.
     dwp: Option<Arc<gimli::DwarfPackage<Reader>>>,
+    /// Function indexes saved by earlier runs (with a cache only).
+    saved: Option<index::SavedIndexes>,
     /// DWARF contexts not in use (see [`ElfFile::resolver`]).
     contexts: std::sync::Mutex<Vec<addr2line::Context<Reader>>>,
 }
@@ -110,6 +113,18 @@ impl ElfFile {
             let symbols = text_symbols(&obj);
             (symbols, loader.map(|h| h.join().unwrap_or_default()))
         });
+        // Function indexes are worth keeping for as large a `.debug_info` as
+        // its sections are worth caching.
+        let saved = cache.and_then(|(cache, key)| {
+            let info = loaded
+                .as_ref()?
+                .iter()
+                .find(|(id, _)| *id == gimli::SectionId::DebugInfo);
+            let bytes: &[u8] = info?.1.as_ref().ok()?;
+            cache
+                .wants(bytes.len())
+                .then(|| index::SavedIndexes::load(cache, key, bytes))
+        });
         let dwarf = match loaded {
             Some(loaded) => Some(
                 gimli::DwarfSections::load(|id| {
@@ -134,6 +149,7 @@ impl ElfFile {
             dwarf,
             endian,
             dwp,
+            saved,
             contexts: std::sync::Mutex::new(Vec::new()),
         })
     }
@@ -198,13 +214,31 @@ impl ElfFile {
         let context = pooled.or_else(|| {
             self.dwarf.as_ref().and_then(|sections| {
                 let dwarf = sections.borrow(|b| Reader::new(b.for_context(), self.endian));
-                addr2line::Context::from_dwarf(dwarf).ok()
+                let mut context = addr2line::Context::from_dwarf(dwarf).ok()?;
+                if let Some(saved) = &self.saved {
+                    saved.install(&mut context);
+                }
+                Some(context)
             })
         });
         Resolver {
             file: self,
             context,
         }
+    }
+
+    /// Saves the function indexes of the units looked at, when the cache
+    /// had none for some of them (see [`index`]). Call it after lookups.
+    pub(crate) fn save_function_indexes(&self, cache: &SectionCache) {
+        if let (Some(saved), Ok(pool)) = (&self.saved, self.contexts.lock()) {
+            saved.save(cache, pool.iter());
+        }
+    }
+
+    /// How many units had a function index saved by an earlier run.
+    #[cfg(test)]
+    fn saved_indexes(&self) -> usize {
+        self.saved.as_ref().map_or(0, index::SavedIndexes::len)
     }
 
     /// The indexes of `vaddrs` to look up, in groups to hand to worker
@@ -285,6 +319,7 @@ impl ElfFile {
             self.dwarf = debug.dwarf;
             self.endian = debug.endian;
             self.dwp = debug.dwp.or(self.dwp.take());
+            self.saved = debug.saved;
         }
         self.debug_symbols = debug.symbols;
     }
@@ -445,6 +480,7 @@ mod tests {
             dwarf: None,
             endian: gimli::RunTimeEndian::Little,
             dwp: None,
+            saved: None,
             contexts: std::sync::Mutex::new(Vec::new()),
         }
     }
@@ -533,6 +569,62 @@ mod tests {
             }
         }
         assert!(units_seen.len() > 1);
+    }
+
+    /// Function indexes are saved after lookups, given to the next run's
+    /// contexts, and change no frame; a damaged entry is ignored and made
+    /// again.
+    #[test]
+    fn function_indexes_are_saved_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = cache::CacheOptions::new(dir.path());
+        options.min_section_size = 0;
+        let cache = SectionCache::new(options);
+        let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mini-envoy/mini-envoy");
+        let run = || {
+            let f = ElfFile::open(&bin, Some(&cache)).unwrap();
+            let saved = f.saved_indexes();
+            let vaddrs: Vec<u64> = f.symbols.iter().map(|s| s.0 + 1).collect();
+            let frames: Vec<Vec<Frame>> = {
+                let r = f.resolver();
+                vaddrs.iter().map(|&v| r.frames(v)).collect()
+            };
+            f.save_function_indexes(&cache);
+            (saved, frames)
+        };
+        let plain: Vec<Vec<Frame>> = {
+            let f = ElfFile::open(&bin, None).unwrap();
+            let r = f.resolver();
+            f.symbols.iter().map(|s| r.frames(s.0 + 1)).collect()
+        };
+        assert!(
+            plain.iter().filter(|f| f.len() > 1).count() > 10,
+            "inline frames"
+        );
+        let (saved, first) = run();
+        assert_eq!(saved, 0);
+        let entry = dir
+            .path()
+            .join("dwarf-v1/f01f42dc51b5923d67a4f0fc4a089801d2ada76a/functions-v1");
+        let written = std::fs::read(&entry).unwrap();
+        let (saved, second) = run();
+        assert!(saved > 1, "{saved} units");
+        assert_eq!(first, plain);
+        assert_eq!(second, plain);
+        // Nothing new to save: the entry is left alone.
+        assert_eq!(std::fs::read(&entry).unwrap(), written);
+        let mut damaged = written.clone();
+        let last = damaged.len() - 3;
+        damaged[last] ^= 1;
+        std::fs::write(&entry, &damaged).unwrap();
+        let (saved, third) = run();
+        assert_eq!((saved, &third), (0, &plain));
+        assert_eq!(std::fs::read(&entry).unwrap(), written);
+        // The saved index is what lookups use: one emptied (but validly
+        // stored) loses the functions of its units.
+        index::tests::empty_every_index(&cache, &bin);
+        let (_, emptied) = run();
+        assert_ne!(emptied, plain);
     }
 
     #[test]

@@ -5,7 +5,9 @@ use core::cmp::Ordering;
 use gimli::ReaderOffset;
 
 use crate::maybe_small;
-use crate::{Context, DebugFile, Error, LazyResult, RangeAttributes};
+use crate::{
+    Context, DebugFile, Error, FunctionIndex, FunctionIndexSource, LazyResult, RangeAttributes,
+};
 
 pub(crate) struct LazyFunctions<R: gimli::Reader>(LazyResult<Functions<R>>);
 
@@ -14,11 +16,39 @@ impl<R: gimli::Reader> LazyFunctions<R> {
         LazyFunctions(LazyResult::new())
     }
 
-    pub(crate) fn borrow(&self, unit: gimli::UnitRef<R>) -> Result<&Functions<R>, Error> {
+    /// heapcost: `known` gives the unit's index when it was saved before
+    /// (main-file units only); else the unit is scanned.
+    pub(crate) fn borrow(
+        &self,
+        unit: gimli::UnitRef<R>,
+        known: Option<(&FunctionIndexSource, u64)>,
+    ) -> Result<&Functions<R>, Error> {
         self.0
-            .get_or_init(|| Functions::parse(unit))
+            .get_or_init(|| {
+                known
+                    .and_then(|(source, offset)| source(offset))
+                    .and_then(Functions::from_index)
+                    .map_or_else(|| Functions::parse(unit), Ok)
+            })
             .as_ref()
             .map_err(Error::clone)
+    }
+
+    /// heapcost: the index of the unit's functions, once they are known.
+    pub(crate) fn index(&self) -> Option<FunctionIndex> {
+        let functions = self.0.get()?.as_ref().ok()?;
+        Some(FunctionIndex {
+            functions: functions
+                .functions
+                .iter()
+                .map(|f| f.dw_die_offset.0.into_u64())
+                .collect(),
+            addresses: functions
+                .addresses
+                .iter()
+                .map(|a| (a.range.begin, a.range.end, a.function))
+                .collect(),
+        })
     }
 }
 
@@ -173,6 +203,30 @@ impl<R: gimli::Reader> Functions<R> {
         addresses.sort_unstable_by_key(|x| x.range.begin);
 
         Ok(Functions {
+            functions: functions.into_boxed_slice(),
+            addresses: addresses.into_boxed_slice(),
+        })
+    }
+
+    /// heapcost: the functions of a saved index (`None` when an offset does
+    /// not fit this reader or a range names no function).
+    fn from_index(index: FunctionIndex) -> Option<Functions<R>> {
+        let functions = index
+            .functions
+            .iter()
+            .map(|&o| Some(LazyFunction::new(gimli::UnitOffset(R::Offset::from_u64(o).ok()?))))
+            .collect::<Option<Vec<_>>>()?;
+        let addresses = index
+            .addresses
+            .iter()
+            .map(|&(begin, end, function)| {
+                (function < functions.len()).then_some(FunctionAddress {
+                    range: gimli::Range { begin, end },
+                    function,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Functions {
             functions: functions.into_boxed_slice(),
             addresses: addresses.into_boxed_slice(),
         })

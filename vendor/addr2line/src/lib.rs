@@ -98,7 +98,27 @@ pub struct Context<R: gimli::Reader> {
     sections: Arc<gimli::Dwarf<R>>,
     units: ResUnits<R>,
     sup_units: SupUnits<R>,
+    // heapcost: see `Context::set_function_index_source`.
+    function_index: Option<FunctionIndexSource>,
 }
+
+/// heapcost: the function index of one unit, exactly as `Functions::parse`
+/// builds it from the unit's entries: the unit-relative offsets of the
+/// `DW_TAG_subprogram` entries that have an address range, and those ranges,
+/// `(begin, end, index into functions)`, sorted by `begin`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FunctionIndex {
+    /// Unit-relative offsets of the subprogram entries.
+    pub functions: alloc::vec::Vec<u64>,
+    /// Their address ranges: `(begin, end, index into functions)`, by `begin`.
+    pub addresses: alloc::vec::Vec<(u64, u64, usize)>,
+}
+
+/// heapcost: gives the [`FunctionIndex`] of the unit at a `.debug_info`
+/// offset when one was saved from an earlier [`Context::function_indexes`]
+/// over the same DWARF.
+pub type FunctionIndexSource =
+    Arc<dyn Fn(u64) -> Option<FunctionIndex> + Send + Sync>;
 
 impl<R: gimli::Reader> Context<R> {
     /// Construct a new `Context` from DWARF sections.
@@ -161,7 +181,28 @@ impl<R: gimli::Reader> Context<R> {
             sections,
             units,
             sup_units,
+            function_index: None,
         })
+    }
+}
+
+impl<R: gimli::Reader> Context<R> {
+    /// heapcost: takes the function index of a unit of the main file from
+    /// `source`, when it has one, instead of scanning the unit's entries
+    /// (the costliest step of a first lookup in a unit). The index must come
+    /// from [`Context::function_indexes`] over the same DWARF: it is trusted.
+    pub fn set_function_index_source(&mut self, source: FunctionIndexSource) {
+        self.function_index = Some(source);
+    }
+
+    /// heapcost: the function index of every unit of the main file whose
+    /// entries this context has scanned (or taken from its source), by the
+    /// unit's `.debug_info` offset. Split units are left out.
+    pub fn function_indexes(&self) -> alloc::vec::Vec<(u64, FunctionIndex)> {
+        self.units
+            .iter()
+            .filter_map(|unit| Some((unit.offset_u64()?, unit.function_index()?)))
+            .collect()
     }
 }
 

@@ -112,6 +112,29 @@ impl<R: gimli::Reader> ResUnit<R> {
         )
     }
 
+    /// heapcost: the context's function index source, with this unit's
+    /// offset, for a unit of the main file (not a split unit).
+    fn known_index<'ctx>(
+        &self,
+        file: DebugFile,
+        ctx: &'ctx Context<R>,
+    ) -> Option<(&'ctx crate::FunctionIndexSource, u64)> {
+        if file != DebugFile::Primary {
+            return None;
+        }
+        Some((ctx.function_index.as_ref()?, self.offset_u64()?))
+    }
+
+    /// heapcost: the unit's `.debug_info` offset, for a unit of the main file.
+    pub(crate) fn offset_u64(&self) -> Option<u64> {
+        self.dw_unit.dwo_id.is_none().then(|| self.offset.0.into_u64())
+    }
+
+    /// heapcost: the unit's function index, once known.
+    pub(crate) fn function_index(&self) -> Option<crate::FunctionIndex> {
+        self.functions.index()
+    }
+
     pub(crate) fn parse_lines(&self, sections: &gimli::Dwarf<R>) -> Result<Option<&Lines>, Error> {
         // NB: line information is always stored in the main debug file so this does not need
         // to handle DWOs.
@@ -128,8 +151,8 @@ impl<R: gimli::Reader> ResUnit<R> {
     ) -> LookupResult<impl LookupContinuation<Output = Result<&'unit Functions<R>, Error>, Buf = R>>
     {
         self.dwarf_and_unit(ctx).map(move |r| {
-            let (_file, unit) = r?;
-            self.functions.borrow(unit)
+            let (file, unit) = r?;
+            self.functions.borrow(unit, self.known_index(file, ctx))
         })
     }
 
@@ -140,7 +163,7 @@ impl<R: gimli::Reader> ResUnit<R> {
         self.dwarf_and_unit(ctx).map(move |r| {
             let (file, unit) = r?;
             self.functions
-                .borrow(unit)?
+                .borrow(unit, self.known_index(file, ctx))?
                 .parse_inlined_functions(file, unit, ctx)
         })
     }
@@ -182,7 +205,7 @@ impl<R: gimli::Reader> ResUnit<R> {
     > {
         self.dwarf_and_unit(ctx).map(move |r| {
             let (file, unit) = r?;
-            let functions = self.functions.borrow(unit)?;
+            let functions = self.functions.borrow(unit, self.known_index(file, ctx))?;
             let function = match functions.find_address(probe) {
                 Some(address) => {
                     let function_index = functions.addresses[address].function;
