@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use heapcost::analysis::top::TopSort;
 use heapcost::symbolize::{self, NameStyle};
-use heapcost::{Command, Config, OutputFormat, TopOptions};
+use heapcost::{
+    AttributeOptions, Command, Config, DiffOptions, OutputFormat, RulesOptions, SeriesOptions,
+    TopOptions,
+};
 
 /// Which Envoy filter owns the heap? Reads gperftools, jemalloc, Go and pprof heap profiles.
 #[derive(Debug, Parser)]
@@ -31,19 +34,8 @@ pub(crate) enum Sub {
     Top {
         #[command(flatten)]
         input: Input,
-        /// Sample type to show: inuse_space, inuse_objects, alloc_space, alloc_objects, space, objects.
-        #[arg(
-            long,
-            short = 's',
-            value_name = "TYPE",
-            alias = "sample-index",
-            help_heading = "Analysis",
-            long_help = "Sample type to show, by pprof's name (inuse_space, inuse_objects, alloc_space, \
-alloc_objects for unsampled gperftools and Go dumps; space, objects for sampled, growth and jemalloc \
-dumps) or by index. As in pprof's -sample_index, inuse_space also selects space and inuse_objects \
-selects objects. Default: the profile's default type (inuse_space, or space)."
-        )]
-        sample_type: Option<String>,
+        #[command(flatten)]
+        sample: SampleTypeArg,
         /// Rows to show (0: all).
         #[arg(
             long,
@@ -61,6 +53,121 @@ always covers the whole profile."
         #[command(flatten)]
         output: Output,
     },
+    /// Charge every byte to an owner (filter, subsystem, process) and a kind; show the tables.
+    #[command(
+        long_about = "Charge every byte to an owner and a kind, over all inputs merged.\n\n\
+Owner: who caused the bytes. On each stack, the frame nearest the leaf among the matches of the \
+highest tier present: filter (ext_proc, wasm, lua, router, ...) > subsystem (grpc, codec, \
+conn_manager, upstream, config, tls, stats, ...) > process (allocator, libc, libstdc++, startup). \
+Kind: what was allocated (buffer, header_map, protobuf, wasm_vm, lua_vm, tls, stats > string, \
+container). 'other' when no rule matches, 'unsymbolized' when the code that called the allocator \
+has no name. Owner and kind columns each add up to the total.\n\n\
+Prints the owner table, the kind table, the owner x kind matrix and, per owner, its heaviest \
+paths (entry > ... > leaf). Rules: `heapcost rules`; add or override with --rules FILE."
+    )]
+    Attribute {
+        #[command(flatten)]
+        input: Input,
+        #[command(flatten)]
+        sample: SampleTypeArg,
+        #[command(flatten)]
+        rules: RulesArg,
+        /// Heaviest paths to show per owner (0: none).
+        #[arg(long, value_name = "N", default_value_t = 3, help_heading = "Output")]
+        stacks: usize,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// What grew and shrank from --base profiles to PROFILE: per owner, per kind, per function.
+    #[command(
+        long_about = "What grew and shrank from the base profiles (--base, repeatable, \
+merged) to the profiles given (merged): the total, every owner and kind (as `attribute` charges \
+them, on each side) and the functions whose flat value changed most, each with base, new, delta \
+and delta %, largest absolute change first."
+    )]
+    Diff {
+        /// A base profile (repeatable: several are merged, like the inputs).
+        #[arg(long, required = true, value_name = "BASE", help_heading = "Input")]
+        base: Vec<String>,
+        #[command(flatten)]
+        input: Input,
+        #[command(flatten)]
+        sample: SampleTypeArg,
+        #[command(flatten)]
+        rules: RulesArg,
+        /// Function rows to show (0: all).
+        #[arg(
+            long,
+            short = 'n',
+            value_name = "N",
+            default_value_t = 20,
+            help_heading = "Output"
+        )]
+        nodecount: usize,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Successive snapshots (envoy.prof.0001.heap ...): totals, growth, owners over time, leak suspects.
+    #[command(
+        long_about = "Successive snapshots of one process, each read on its own, in the \
+numeric order of their file names (envoy.prof.9.heap before envoy.prof.10.heap, whatever order \
+the shell gives): the total of each and its growth from the previous one, the peak, and for every \
+owner its value per snapshot, growth and peak. Owners that never shrink and end higher than they \
+started are flagged as leak suspects."
+    )]
+    Series {
+        #[command(flatten)]
+        input: Input,
+        #[command(flatten)]
+        sample: SampleTypeArg,
+        #[command(flatten)]
+        rules: RulesArg,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Print the effective attribution rules (built-in, plus --rules FILE) as TOML.
+    #[command(
+        long_about = "Print the effective attribution rules: the rules of --rules FILE \
+first, then the built-in Envoy rules they do not replace. The output is a valid rules file.\n\n\
+Schema: [[owner]] and [[kind]] tables with id (unique; a user rule replaces the built-in rule of \
+the same id), name (label; default the id; '$1' takes a regex capture, in snake_case), tier \
+(owners: filter, subsystem, process; kinds: specific, generic), prefix / contains / regex \
+(matched against pprof-style short names: demangled, no parameters), module (mapping file name \
+prefix, for frames without a name), examples (names the rule must label), near_misses (names it \
+must not match), enabled = false (switch a built-in rule off), description. Examples and near \
+misses are checked whenever rules are loaded."
+    )]
+    Rules {
+        #[command(flatten)]
+        rules: RulesArg,
+        /// Output format (text prints TOML).
+        #[arg(long, value_enum, default_value_t = FormatArg::Text, help_heading = "Output")]
+        format: FormatArg,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SampleTypeArg {
+    /// Sample type to show: inuse_space, inuse_objects, alloc_space, alloc_objects, space, objects.
+    #[arg(
+        long,
+        short = 's',
+        value_name = "TYPE",
+        alias = "sample-index",
+        help_heading = "Analysis",
+        long_help = "Sample type to show, by pprof's name (inuse_space, inuse_objects, alloc_space, \
+alloc_objects for unsampled gperftools and Go dumps; space, objects for sampled, growth and jemalloc \
+dumps) or by index. As in pprof's -sample_index, inuse_space also selects space and inuse_objects \
+selects objects. Default: the profile's default type (inuse_space, or space)."
+    )]
+    pub(crate) sample_type: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RulesArg {
+    /// A rules file (TOML) whose rules come before the built-in ones and replace them by id.
+    #[arg(long, value_name = "FILE", help_heading = "Attribution")]
+    pub(crate) rules: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +277,8 @@ pub(crate) enum FormatArg {
     Text,
     /// JSON for machines (schema in DESIGN.md).
     Json,
+    /// GitHub-flavoured Markdown, for pull-request comments.
+    Markdown,
 }
 
 impl From<FormatArg> for OutputFormat {
@@ -177,6 +286,7 @@ impl From<FormatArg> for OutputFormat {
         match f {
             FormatArg::Text => OutputFormat::Text,
             FormatArg::Json => OutputFormat::Json,
+            FormatArg::Markdown => OutputFormat::Markdown,
         }
     }
 }
@@ -187,16 +297,62 @@ impl From<Sub> for Config {
             Sub::Info { input, output } => (Command::Info, input, output),
             Sub::Top {
                 input,
-                sample_type,
+                sample,
                 nodecount,
                 cum,
                 output,
             } => {
                 let mut opts = TopOptions::default();
-                opts.sample_type = sample_type.unwrap_or_default();
+                opts.sample_type = sample.sample_type.unwrap_or_default();
                 opts.nodecount = nodecount;
                 opts.sort = if cum { TopSort::Cum } else { TopSort::Flat };
                 (Command::Top(opts), input, output)
+            }
+            Sub::Attribute {
+                input,
+                sample,
+                rules,
+                stacks,
+                output,
+            } => {
+                let mut opts = AttributeOptions::default();
+                opts.sample_type = sample.sample_type.unwrap_or_default();
+                opts.stacks = stacks;
+                opts.rules = rules.rules;
+                (Command::Attribute(opts), input, output)
+            }
+            Sub::Diff {
+                base,
+                input,
+                sample,
+                rules,
+                nodecount,
+                output,
+            } => {
+                let mut opts = DiffOptions::default();
+                opts.base = base;
+                opts.sample_type = sample.sample_type.unwrap_or_default();
+                opts.nodecount = nodecount;
+                opts.rules = rules.rules;
+                (Command::Diff(opts), input, output)
+            }
+            Sub::Series {
+                input,
+                sample,
+                rules,
+                output,
+            } => {
+                let mut opts = SeriesOptions::default();
+                opts.sample_type = sample.sample_type.unwrap_or_default();
+                opts.rules = rules.rules;
+                (Command::Series(opts), input, output)
+            }
+            Sub::Rules { rules, format } => {
+                let mut opts = RulesOptions::default();
+                opts.rules = rules.rules;
+                let mut config = Config::new(Command::Rules(opts), Vec::new());
+                config.format = format.into();
+                return config;
             }
         };
         let mut config = Config::new(command, input.profiles);

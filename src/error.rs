@@ -49,6 +49,16 @@ pub enum Error {
         /// Why not.
         why: String,
     },
+    /// A rules file (or the built-in rules) is malformed or contradicts itself.
+    #[error("{path}{}: {why}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Rules {
+        /// The rules file.
+        path: String,
+        /// 1-based line number, when known.
+        line: Option<usize>,
+        /// What is wrong.
+        why: String,
+    },
     /// A requested sample type is not in the profile.
     #[error("{0}")]
     SampleType(String),

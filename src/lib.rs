@@ -26,6 +26,7 @@
 //! ```
 
 pub mod analysis;
+pub mod attribute;
 pub mod error;
 pub mod profile;
 pub mod read;
@@ -75,6 +76,58 @@ pub enum Command {
     Info,
     /// pprof-style flat/cum table over the merged inputs.
     Top(TopOptions),
+    /// Owner and kind tables, their matrix and each owner's heaviest paths.
+    Attribute(AttributeOptions),
+    /// Print the effective attribution rules (no inputs read).
+    Rules(RulesOptions),
+    /// What grew and shrank from the base profiles to the inputs.
+    Diff(DiffOptions),
+    /// Successive snapshots: totals and owners over time.
+    Series(SeriesOptions),
+}
+
+/// Options of `series`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct SeriesOptions {
+    /// Sample type name or index; empty selects the profile's default.
+    pub sample_type: String,
+    /// A rules file added before the built-in rules.
+    pub rules: Option<std::path::PathBuf>,
+}
+
+/// Options of `diff`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct DiffOptions {
+    /// The base profiles (merged like the inputs).
+    pub base: Vec<String>,
+    /// Sample type name or index; empty selects the profile's default.
+    pub sample_type: String,
+    /// Function rows to show; 0 shows all.
+    pub nodecount: usize,
+    /// A rules file added before the built-in rules.
+    pub rules: Option<std::path::PathBuf>,
+}
+
+/// Options of `attribute`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct AttributeOptions {
+    /// Sample type name or index; empty selects the profile's default.
+    pub sample_type: String,
+    /// Heaviest short paths to show per owner.
+    pub stacks: usize,
+    /// A rules file added before the built-in rules.
+    pub rules: Option<std::path::PathBuf>,
+}
+
+/// Options of `rules`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RulesOptions {
+    /// A rules file added before the built-in rules.
+    pub rules: Option<std::path::PathBuf>,
 }
 
 /// Options of `top`.
@@ -97,6 +150,8 @@ pub enum OutputFormat {
     Text,
     /// JSON, as documented in DESIGN.md.
     Json,
+    /// GitHub-flavoured Markdown (for pull-request comments).
+    Markdown,
 }
 
 /// What a run found worth telling besides its output.
@@ -127,12 +182,19 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
                 infos.push(i);
             }
             match config.format {
-                OutputFormat::Text => {
+                OutputFormat::Text | OutputFormat::Markdown => {
+                    let markdown = config.format == OutputFormat::Markdown;
+                    if markdown {
+                        writeln!(out, "```text").map_err(Error::Output)?;
+                    }
                     for (i, inf) in infos.iter().enumerate() {
                         if i > 0 {
                             writeln!(out).map_err(Error::Output)?;
                         }
                         render::text::write_info(out, inf).map_err(Error::Output)?;
+                    }
+                    if markdown {
+                        writeln!(out, "```").map_err(Error::Output)?;
                     }
                 }
                 OutputFormat::Json => {
@@ -141,17 +203,7 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
             }
         }
         Command::Top(opts) => {
-            let mut merged = read::read_merged(&config.inputs)?;
-            if let Some(opts) = &config.symbolize {
-                let report = symbolize::run(&mut merged, opts)?;
-                summary.warnings.extend(report.warnings.iter().cloned());
-                summary.warnings.extend(unnamed_warning(&report));
-            }
-            let index = merged.sample_type_index(&opts.sample_type).map_err(|why| {
-                Error::SampleType(format!("{}: {why}", inputs_label(&config.inputs)))
-            })?;
-            summary.warnings.extend(truncation_warning(&merged, index));
-            summary.warnings.extend(frameless_warning(&merged, index));
+            let (merged, index) = load(config, &config.inputs, &opts.sample_type, &mut summary)?;
             let table = top(&merged, index, opts.sort);
             match config.format {
                 OutputFormat::Text => {
@@ -160,11 +212,161 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
                 OutputFormat::Json => {
                     render::json::write_top(out, &table, opts.nodecount, &summary.warnings)
                 }
+                OutputFormat::Markdown => {
+                    render::markdown::write_top(out, &table, opts.nodecount, &config.inputs)
+                }
             }
             .map_err(Error::Output)?;
         }
+        Command::Attribute(opts) => {
+            let rules = load_rules(opts.rules.as_deref())?;
+            let (merged, index) = load(config, &config.inputs, &opts.sample_type, &mut summary)?;
+            let (view, _) = analysis::attribution::attribution(&merged, index, &rules, opts.stacks);
+            summary.warnings.extend(attribution_warning(&view));
+            match config.format {
+                OutputFormat::Text => render::text::write_attribution(out, &view, &config.inputs),
+                OutputFormat::Json => {
+                    render::json::write_attribution(out, &view, &summary.warnings)
+                }
+                OutputFormat::Markdown => render::markdown::write_attribution(
+                    out,
+                    &view,
+                    &config.inputs,
+                    &summary.warnings,
+                ),
+            }
+            .map_err(Error::Output)?;
+        }
+        Command::Diff(opts) => {
+            let rules = load_rules(opts.rules.as_deref())?;
+            let (base, base_index) = load(config, &opts.base, &opts.sample_type, &mut summary)?;
+            let (new, new_index) = load(config, &config.inputs, &opts.sample_type, &mut summary)?;
+            let d = analysis::diff::diff(&base, base_index, &new, new_index, &rules);
+            match config.format {
+                OutputFormat::Text => {
+                    render::text::write_diff(out, &d, opts.nodecount, &opts.base, &config.inputs)
+                }
+                OutputFormat::Json => {
+                    render::json::write_diff(out, &d, opts.nodecount, &summary.warnings)
+                }
+                OutputFormat::Markdown => {
+                    render::markdown::write_diff(out, &d, opts.nodecount, &summary.warnings)
+                }
+            }
+            .map_err(Error::Output)?;
+        }
+        Command::Series(opts) => {
+            let rules = load_rules(opts.rules.as_deref())?;
+            let mut order: Vec<usize> = (0..config.inputs.len()).collect();
+            order.sort_by(|&a, &b| {
+                analysis::series::natural_cmp(&config.inputs[a], &config.inputs[b])
+            });
+            let paths: Vec<String> = order.iter().map(|&i| config.inputs[i].clone()).collect();
+            let profiles = read::read_all(&paths)?;
+            let symbolizer = config.symbolize.clone().map(symbolize::ElfSymbolizer::new);
+            let mut views = Vec::with_capacity(profiles.len());
+            for (mut p, path) in profiles.into_iter().zip(&paths) {
+                if let Some(s) = &symbolizer {
+                    let report = s.symbolize(&mut p)?;
+                    summary.warnings.extend(report.warnings);
+                }
+                let index = p
+                    .sample_type_index(&opts.sample_type)
+                    .map_err(|why| Error::SampleType(format!("{path}: {why}")))?;
+                summary.warnings.extend(truncation_warning(&p, index));
+                views.push(analysis::attribution::attribution(&p, index, &rules, 0).0);
+            }
+            let s = analysis::series::series(&paths, &views);
+            if let Some(w) = views.iter().find_map(attribution_warning) {
+                summary.warnings.push(w);
+            }
+            match config.format {
+                OutputFormat::Text => render::text::write_series(out, &s),
+                OutputFormat::Json => render::json::write_series(out, &s, &summary.warnings),
+                OutputFormat::Markdown => {
+                    render::markdown::write_series(out, &s, &summary.warnings)
+                }
+            }
+            .map_err(Error::Output)?;
+        }
+        Command::Rules(opts) => {
+            let rules = load_rules(opts.rules.as_deref())?;
+            let text = match config.format {
+                OutputFormat::Json => {
+                    serde_json::to_string_pretty(&rules.to_file()).unwrap_or_default() + "\n"
+                }
+                OutputFormat::Text | OutputFormat::Markdown => rules.to_file().to_toml(),
+            };
+            out.write_all(text.as_bytes()).map_err(Error::Output)?;
+        }
     }
     Ok(summary)
+}
+
+/// Reads and merges the inputs, symbolizes them as configured, and picks the
+/// sample type; adds the warnings every view of merged inputs carries.
+fn load(
+    config: &Config,
+    inputs: &[String],
+    sample_type: &str,
+    summary: &mut Summary,
+) -> Result<(Profile, usize)> {
+    let mut merged = read::read_merged(inputs)?;
+    if let Some(opts) = &config.symbolize {
+        let report = symbolize::run(&mut merged, opts)?;
+        summary.warnings.extend(report.warnings.iter().cloned());
+        summary.warnings.extend(unnamed_warning(&report));
+    }
+    let index = merged
+        .sample_type_index(sample_type)
+        .map_err(|why| Error::SampleType(format!("{}: {why}", inputs_label(inputs))))?;
+    summary.warnings.extend(truncation_warning(&merged, index));
+    summary.warnings.extend(frameless_warning(&merged, index));
+    Ok((merged, index))
+}
+
+/// The built-in rules, with a user file before them when given.
+fn load_rules(user: Option<&std::path::Path>) -> Result<attribute::RuleSet> {
+    match user {
+        None => attribute::RuleSet::builtin(),
+        Some(path) => {
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+                path: shown.clone(),
+                source,
+            })?;
+            attribute::RuleSet::load(Some((&shown, &text)))
+        }
+    }
+}
+
+/// One line when attribution could not judge part of the profile for lack
+/// of names.
+fn attribution_warning(view: &analysis::attribution::AttributionView) -> Option<String> {
+    let unsymbolized = view.owner(attribute::UNSYMBOLIZED);
+    if unsymbolized == 0 {
+        return None;
+    }
+    let share = render::text::share_text(if view.total == 0 {
+        0.0
+    } else {
+        unsymbolized as f64 / view.total as f64
+    });
+    let ratio = unsymbolized as f64 / (view.total.max(1)) as f64;
+    if ratio < 0.01 {
+        // Noise: a few bytes under unnamed runtime frames.
+        return None;
+    }
+    if view.named_share == 0.0 {
+        return Some(
+            "no frame has a name, so every stack is 'unsymbolized': attribution needs names; give the binary with --binary (e.g. -b envoy-static) or a directory with --symbols-path"
+                .to_string(),
+        );
+    }
+    Some(format!(
+        "{share} of {} is 'unsymbolized' (the code that called the allocator has no name); give the missing binaries with --binary or --symbols-path",
+        view.sample_type
+    ))
 }
 
 /// One line naming the mappings whose frames got no names, and why.

@@ -3,5 +3,8 @@
 //! Each view is a plain data structure (`Serialize` where it has a JSON
 //! form) built by one function from a [`Profile`](crate::profile::Profile).
 
+pub mod attribution;
+pub mod diff;
 pub mod info;
+pub mod series;
 pub mod top;

@@ -42,6 +42,17 @@ pub struct Top {
     pub rows: Vec<TopRow>,
 }
 
+impl Top {
+    /// The first `n` rows (all of them when `n` is 0).
+    pub fn first_rows(&self, n: usize) -> &[TopRow] {
+        if n == 0 {
+            &self.rows
+        } else {
+            &self.rows[..n.min(self.rows.len())]
+        }
+    }
+}
+
 /// Computes the top table for sample type `index` of `profile`.
 pub fn top(profile: &Profile, index: usize, sort: TopSort) -> Top {
     // Name ids per location, computed once.

@@ -24,11 +24,7 @@ pub fn write_top(
     nodecount: usize,
     warnings: &[String],
 ) -> std::io::Result<()> {
-    let rows = if nodecount == 0 {
-        &top.rows[..]
-    } else {
-        &top.rows[..nodecount.min(top.rows.len())]
-    };
+    let rows = top.first_rows(nodecount);
     let view = TopJson {
         sample_type: &top.sample_type.kind,
         unit: &top.sample_type.unit,
@@ -43,5 +39,73 @@ pub fn write_top(
 /// An array with one object per input.
 pub fn write_info(out: &mut dyn Write, infos: &[Info]) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, infos)?;
+    writeln!(out)
+}
+
+#[derive(Serialize)]
+struct AttributionJson<'a> {
+    #[serde(flatten)]
+    view: &'a crate::analysis::attribution::AttributionView,
+    warnings: &'a [String],
+}
+
+/// `{"sample_type", "unit", "total", "owners": [{"name", "tier", "value",
+/// "share", "top_stacks": [{"path", "value"}]}], "kinds": [...], "matrix":
+/// [{"owner", "kind", "value"}], "named_share", "warnings"}`.
+pub fn write_attribution(
+    out: &mut dyn Write,
+    view: &crate::analysis::attribution::AttributionView,
+    warnings: &[String],
+) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &AttributionJson { view, warnings })?;
+    writeln!(out)
+}
+
+#[derive(Serialize)]
+struct DiffJson<'a> {
+    #[serde(flatten)]
+    diff: &'a crate::analysis::diff::Diff,
+    warnings: &'a [String],
+}
+
+/// `{"sample_type", "unit", "total": {"base", "new", "delta", "delta_share"},
+/// "owners": [...], "kinds": [...], "functions": [{"name", "base", "new",
+/// "delta", "delta_share", "cum_base", "cum_new"}], "warnings"}`, functions
+/// cut to `nodecount` (0: all).
+pub fn write_diff(
+    out: &mut dyn Write,
+    diff: &crate::analysis::diff::Diff,
+    nodecount: usize,
+    warnings: &[String],
+) -> std::io::Result<()> {
+    let mut cut = diff.clone();
+    if nodecount > 0 {
+        cut.functions.truncate(nodecount);
+    }
+    serde_json::to_writer_pretty(
+        &mut *out,
+        &DiffJson {
+            diff: &cut,
+            warnings,
+        },
+    )?;
+    writeln!(out)
+}
+
+#[derive(Serialize)]
+struct SeriesJson<'a> {
+    #[serde(flatten)]
+    series: &'a crate::analysis::series::Series,
+    warnings: &'a [String],
+}
+
+/// `{"sample_type", "unit", "snapshots": [{"path", "total", "growth"}],
+/// "peak", "owners": [{"name", "values", "growth", "peak", "only_grows"}], "warnings"}`.
+pub fn write_series(
+    out: &mut dyn Write,
+    series: &crate::analysis::series::Series,
+    warnings: &[String],
+) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &SeriesJson { series, warnings })?;
     writeln!(out)
 }

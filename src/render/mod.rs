@@ -4,5 +4,6 @@
 //! with pprof's units and percentages so that pprof users read them at once.
 
 pub mod json;
+pub mod markdown;
 pub mod text;
 pub mod units;

@@ -3,8 +3,10 @@
 use std::io::Write;
 
 use super::units::{percentage, scaled};
+use crate::analysis::attribution::AttributionView;
 use crate::analysis::info::Info;
 use crate::analysis::top::Top;
+use crate::attribute::Tier;
 
 /// Writes the top table, pprof's `-text` layout, limited to `nodecount` rows
 /// (0: all). `inputs` names the files the profile came from.
@@ -15,11 +17,7 @@ pub fn write_top(
     inputs: &[String],
 ) -> std::io::Result<()> {
     let unit = top.sample_type.unit.as_str();
-    let rows = if nodecount == 0 {
-        &top.rows[..]
-    } else {
-        &top.rows[..nodecount.min(top.rows.len())]
-    };
+    let rows = top.first_rows(nodecount);
     let shown: i64 = rows.iter().map(|r| r.flat).fold(0, i64::saturating_add);
     match inputs {
         [one] => writeln!(out, "File: {one}")?,
@@ -214,4 +212,292 @@ pub fn truncation_words(info: &Info) -> String {
         parts.join(", "),
         info.format.truncation_cause()
     )
+}
+
+/// Writes the filter-cost view: owners, kinds, the owner x kind matrix and
+/// each owner's heaviest paths.
+pub fn write_attribution(
+    out: &mut dyn Write,
+    view: &AttributionView,
+    inputs: &[String],
+) -> std::io::Result<()> {
+    let unit = view.unit.as_str();
+    match inputs {
+        [one] => writeln!(out, "File: {one}")?,
+        [first, rest @ ..] => writeln!(out, "Files: {first} (+{} more)", rest.len())?,
+        [] => {}
+    }
+    writeln!(
+        out,
+        "Type: {}, total {} ({} in named stacks)",
+        view.sample_type,
+        scaled(view.total, unit),
+        share_text(view.named_share)
+    )?;
+    for (title, rows) in [("owner", &view.owners), ("kind", &view.kinds)] {
+        writeln!(out)?;
+        let width = rows
+            .iter()
+            .map(|r| r.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(title.len());
+        writeln!(
+            out,
+            "{title:<width$}  {:<9}  {:>10}  {:>6}",
+            "tier", view.sample_type, "share"
+        )?;
+        for r in rows {
+            writeln!(
+                out,
+                "{:<width$}  {:<9}  {:>10}  {}  {}",
+                r.name,
+                r.tier.map_or("-", Tier::as_str),
+                scaled(r.value, unit),
+                percentage(r.value, view.total),
+                bar(r.share)
+            )?;
+        }
+    }
+    write_matrix(out, view)?;
+    if view.owners.iter().any(|r| !r.top_stacks.is_empty()) {
+        writeln!(out)?;
+        writeln!(out, "heaviest paths per owner (entry > ... > leaf):")?;
+        for r in view.owners.iter().filter(|r| !r.top_stacks.is_empty()) {
+            writeln!(out, "{} ({})", r.name, scaled(r.value, unit))?;
+            for p in &r.top_stacks {
+                writeln!(
+                    out,
+                    "  {:>10} {}  {}",
+                    scaled(p.value, unit),
+                    percentage(p.value, view.total),
+                    p.path.join(" > ")
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_matrix(out: &mut dyn Write, view: &AttributionView) -> std::io::Result<()> {
+    let unit = view.unit.as_str();
+    let kinds: Vec<&str> = view.kinds.iter().map(|k| k.name.as_str()).collect();
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "owner x kind ({}):", view.sample_type)?;
+    let first = view
+        .owners
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let widths: Vec<usize> = kinds.iter().map(|k| k.len().max(8)).collect();
+    write!(out, "{:<first$}", "owner")?;
+    for (k, w) in kinds.iter().zip(&widths) {
+        write!(out, "  {k:>w$}")?;
+    }
+    writeln!(out)?;
+    for o in &view.owners {
+        write!(out, "{:<first$}", o.name)?;
+        for (k, w) in kinds.iter().zip(&widths) {
+            let v = view.cell(&o.name, k);
+            let text = if v == 0 {
+                ".".to_string()
+            } else {
+                scaled(v, unit)
+            };
+            write!(out, "  {text:>w$}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// `97.84%` for a share in 0..1.
+pub fn share_text(share: f64) -> String {
+    format!("{:.2}%", share * 100.0)
+}
+
+/// A 20-character bar for a share in 0..1.
+fn bar(share: f64) -> String {
+    let n = (share.clamp(0.0, 1.0) * 20.0).round() as usize;
+    "#".repeat(n)
+}
+
+/// `+1.50MB`, `-2kB`, `0` for a change.
+pub fn signed(value: i64, unit: &str) -> String {
+    if value > 0 {
+        format!("+{}", scaled(value, unit))
+    } else {
+        scaled(value, unit)
+    }
+}
+
+/// `+12.50%`, `-3.00%`, `new` (base 0), `-` (0 on both sides) for a row's relative change.
+pub fn signed_share(row: &crate::analysis::diff::DiffRow) -> String {
+    match row.delta_share {
+        Some(s) => format!("{:+.2}%", s * 100.0),
+        None if row.new == 0 => "-".to_string(),
+        None => "new".to_string(),
+    }
+}
+
+/// Writes a diff: totals, owners, kinds, then the `nodecount` functions
+/// (0: all) whose flat value changed most.
+pub fn write_diff(
+    out: &mut dyn Write,
+    diff: &crate::analysis::diff::Diff,
+    nodecount: usize,
+    base: &[String],
+    new: &[String],
+) -> std::io::Result<()> {
+    let unit = diff.unit.as_str();
+    writeln!(out, "Base: {}", files_label(base))?;
+    writeln!(out, "New:  {}", files_label(new))?;
+    let t = &diff.total;
+    writeln!(
+        out,
+        "Type: {}, total {} -> {} ({}, {})",
+        diff.sample_type,
+        scaled(t.base, unit),
+        scaled(t.new, unit),
+        signed(t.delta, unit),
+        signed_share(t)
+    )?;
+    for (title, rows) in [("owner", &diff.owners), ("kind", &diff.kinds)] {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{:>10} {:>10} {:>11} {:>9}  {title}",
+            "base", "new", "delta", "delta%"
+        )?;
+        for r in rows {
+            writeln!(
+                out,
+                "{:>10} {:>10} {:>11} {:>9}  {}",
+                scaled(r.base, unit),
+                scaled(r.new, unit),
+                signed(r.delta, unit),
+                signed_share(r),
+                r.name
+            )?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:>10} {:>10} {:>11} {:>9} {:>11}  function",
+        "flat base", "flat new", "flat delta", "delta%", "cum delta"
+    )?;
+    let n = if nodecount == 0 {
+        usize::MAX
+    } else {
+        nodecount
+    };
+    for f in diff.functions.iter().take(n) {
+        let r = &f.flat;
+        writeln!(
+            out,
+            "{:>10} {:>10} {:>11} {:>9} {:>11}  {}",
+            scaled(r.base, unit),
+            scaled(r.new, unit),
+            signed(r.delta, unit),
+            signed_share(r),
+            signed(f.cum_new.saturating_sub(f.cum_base), unit),
+            r.name
+        )?;
+    }
+    Ok(())
+}
+
+fn files_label(files: &[String]) -> String {
+    match files {
+        [] => String::new(),
+        [one] => one.clone(),
+        [first, rest @ ..] => format!("{first} (+{} more)", rest.len()),
+    }
+}
+
+/// Eight-level bars of a row of values, scaled to the row's peak.
+pub fn sparkline(values: &[i64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let peak = values.iter().copied().max().unwrap_or(0).max(1);
+    values
+        .iter()
+        .map(|&v| {
+            let level = (v.max(0) as f64 / peak as f64 * 7.0).round() as usize;
+            BARS[level.min(7)]
+        })
+        .collect()
+}
+
+/// Writes a series: one line per snapshot, then the owners with their
+/// trend, growth and peak, leak suspects marked.
+pub fn write_series(
+    out: &mut dyn Write,
+    s: &crate::analysis::series::Series,
+) -> std::io::Result<()> {
+    let unit = s.unit.as_str();
+    let peak = s.snapshots.get(s.peak);
+    writeln!(
+        out,
+        "Type: {}, {} snapshots, peak {} at #{} ({})",
+        s.sample_type,
+        s.snapshots.len(),
+        peak.map_or_else(String::new, |p| scaled(p.total, unit)),
+        s.peak + 1,
+        peak.map_or("", |p| p.path.as_str())
+    )?;
+    writeln!(out)?;
+    writeln!(out, "{:>3} {:>10} {:>11}  file", "#", "total", "growth")?;
+    for (i, snap) in s.snapshots.iter().enumerate() {
+        let growth = if i == 0 {
+            "-".to_string()
+        } else {
+            signed(snap.growth, unit)
+        };
+        writeln!(
+            out,
+            "{:>3} {:>10} {:>11}  {}",
+            i + 1,
+            scaled(snap.total, unit),
+            growth,
+            snap.path
+        )?;
+    }
+    writeln!(out)?;
+    let width = s
+        .owners
+        .iter()
+        .map(|o| o.name.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let trend = s.snapshots.len().max(5);
+    writeln!(
+        out,
+        "{:<width$}  {:<trend$}  {:>10} {:>10} {:>11} {:>10}",
+        "owner", "trend", "first", "last", "growth", "peak"
+    )?;
+    for o in &s.owners {
+        writeln!(
+            out,
+            "{:<width$}  {:<trend$}  {:>10} {:>10} {:>11} {:>10}{}",
+            o.name,
+            sparkline(&o.values),
+            scaled(o.values.first().copied().unwrap_or(0), unit),
+            scaled(o.values.last().copied().unwrap_or(0), unit),
+            signed(o.growth, unit),
+            scaled(o.peak, unit),
+            if o.only_grows {
+                "  only grows: leak suspect"
+            } else {
+                ""
+            }
+        )?;
+    }
+    Ok(())
 }

@@ -419,6 +419,9 @@ fn usage_errors_exit_2() {
         &["top", "-n", "many", "x"],
         &["top", "-n", "-1", "x"],
         &["top", "--no-such-flag", "x"],
+        &["attribute"],
+        &["attribute", "--stacks", "many", "x"],
+        &["rules", "extra"],
     ] {
         let output = heapcost().args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -622,4 +625,323 @@ fn closed_stdout_is_not_an_error() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("error"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+fn mini(rel: &str) -> String {
+    super::common::fixture(&format!("mini-envoy/{rel}"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `heapcost attribute` on mini-envoy's peak dump, named from its files, as JSON.
+fn mini_attribute(extra: &[&str]) -> Value {
+    let (dump, bin, dir) = (mini("mini-envoy.0003.heap"), mini("mini-envoy"), mini(""));
+    let mut args = vec!["attribute", &dump, "-b", &bin, "--symbols-path", &dir];
+    args.extend(["--format", "json"]);
+    args.extend(extra);
+    serde_json::from_str(&ok(&args).0).unwrap()
+}
+
+#[test]
+fn attribute_json_follows_the_contract() {
+    let (dump, bin) = (mini("mini-envoy.0003.heap"), mini("mini-envoy"));
+    let v = mini_attribute(&[]);
+    assert_eq!(v["sample_type"], "inuse_space");
+    assert_eq!(v["unit"], "bytes");
+    let total = v["total"].as_i64().unwrap();
+    for column in ["owners", "kinds"] {
+        let rows = v[column].as_array().unwrap();
+        let sum: i64 = rows.iter().map(|r| r["value"].as_i64().unwrap()).sum();
+        assert_eq!(sum, total, "{column}");
+        for r in rows {
+            assert!(r["name"].is_string() && r["share"].is_f64(), "{r}");
+        }
+    }
+    let matrix: i64 = v["matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            assert!(c["owner"].is_string() && c["kind"].is_string());
+            c["value"].as_i64().unwrap()
+        })
+        .sum();
+    assert_eq!(matrix, total);
+    let ext_proc = &v["owners"][0];
+    assert_eq!(ext_proc["name"], "ext_proc");
+    assert_eq!(ext_proc["tier"], "filter");
+    let first = ext_proc["top_stacks"][0]["path"].as_array().unwrap();
+    assert_eq!(first.first().unwrap(), "Filter::decodeData");
+    assert_eq!(first.last().unwrap(), "Slice::newStorage");
+    // Full names are matched by their short form: the same owners and kinds.
+    let full = mini_attribute(&["--full-names"]);
+    assert_eq!(
+        full["owners"].as_array().unwrap().len(),
+        v["owners"].as_array().unwrap().len()
+    );
+    for column in ["owners", "kinds"] {
+        for (a, b) in full[column]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(v[column].as_array().unwrap())
+        {
+            assert_eq!(
+                (&a["name"], &a["value"]),
+                (&b["name"], &b["value"]),
+                "{column}"
+            );
+        }
+    }
+    // The same totals as top.
+    let (top, _) = ok(&["top", &dump, "-b", &bin, "--format", "json"]);
+    let top: Value = serde_json::from_str(&top).unwrap();
+    assert_eq!(top["total"].as_i64().unwrap(), total);
+}
+
+#[test]
+fn attribute_text_and_markdown() {
+    let dump = mini("mini-envoy.0003.heap");
+    let (bin, dir) = (mini("mini-envoy"), mini(""));
+    let (text, _) = ok(&["attribute", &dump, "-b", &bin, "--symbols-path", &dir]);
+    assert!(text.contains("owner x kind (inuse_space):"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("ext_proc") && l.contains("filter")),
+        "{text}"
+    );
+    assert!(text.contains(
+        "Filter::decodeData > ExternalProcessorStreamImpl::send > Common::serializeMessage > Slice::newStorage"
+    ));
+    let (md, _) = ok(&[
+        "attribute",
+        &dump,
+        "-b",
+        &bin,
+        "--symbols-path",
+        &dir,
+        "--format",
+        "markdown",
+        "-s",
+        "alloc_space",
+    ]);
+    assert!(md.starts_with("### heapcost: who owns the heap"), "{md}");
+    assert!(
+        md.contains("| Owner | tier | alloc_space | share |"),
+        "{md}"
+    );
+    assert!(md.contains("| ext\\_proc | filter |"), "{md}");
+    assert!(md.contains("<details><summary>Owner x kind</summary>"));
+}
+
+#[test]
+fn attribute_without_names_says_attribution_needs_them() {
+    let (out, stderr) = ok(&[
+        "attribute",
+        s(&envoy1()),
+        "--no-symbolize",
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let owners = v["owners"].as_array().unwrap();
+    assert_eq!(owners.len(), 1, "{out}");
+    assert_eq!(owners[0]["name"], "unsymbolized");
+    assert_eq!(owners[0]["value"], v["total"]);
+    assert!(stderr.contains("attribution needs names"), "{stderr}");
+    assert!(stderr.contains("--binary"), "{stderr}");
+}
+
+#[test]
+fn rules_prints_a_rules_file_that_reads_back() {
+    let (toml, _) = ok(&["rules"]);
+    assert!(toml.contains("[[owner]]") && toml.contains("[[kind]]"));
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("printed.toml");
+    std::fs::write(&file, &toml).unwrap();
+    // The printed rules, given back as a user file, replace every built-in
+    // rule by id: the effective rules are the same.
+    let (again, _) = ok(&["rules", "--rules", s(&file)]);
+    assert_eq!(again, toml);
+    let (json, _) = ok(&["rules", "--format", "json"]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["owner"][0]["id"], "ext_proc");
+}
+
+#[test]
+fn a_user_rule_overrides_a_builtin_one() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("mine.toml");
+    std::fs::write(
+        &file,
+        r#"
+[[owner]]
+id = "ext_proc"
+name = "body_streaming"
+tier = "filter"
+prefix = ["Envoy::Extensions::HttpFilters::ExternalProcessing::"]
+examples = ["Envoy::Extensions::HttpFilters::ExternalProcessing::Filter::sendBodyChunk"]
+"#,
+    )
+    .unwrap();
+    let dump = mini("mini-envoy.0003.heap");
+    let bin = mini("mini-envoy");
+    let (out, _) = ok(&[
+        "attribute",
+        &dump,
+        "-b",
+        &bin,
+        "--rules",
+        s(&file),
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["owners"][0]["name"], "body_streaming");
+    assert!(!out.contains("\"ext_proc\""));
+}
+
+#[test]
+fn bad_rules_files_exit_2_with_file_and_line() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "[[owner]]\nid = \"x\"\ntier = \"filtre\"\nprefix = [\"a\"]\n",
+    )
+    .unwrap();
+    let err = fails(&["attribute", s(&envoy1()), "--rules", s(&file)]);
+    let line = one_error_line(&err);
+    assert!(line.contains(&format!("{}:3:", file.display())), "{line}");
+    let missing = dir.path().join("none.toml");
+    let err = fails(&["rules", "--rules", s(&missing)]);
+    assert!(one_error_line(&err).contains("none.toml"), "{err}");
+    std::fs::write(
+        &file,
+        "[[kind]]\nid = \"k\"\ntier = \"specific\"\nprefix = [\"Foo::\"]\nexamples = [\"Bar::x\"]\n",
+    )
+    .unwrap();
+    let err = fails(&["rules", "--rules", s(&file)]);
+    assert!(
+        one_error_line(&err).contains("\"Bar::x\" is not matched"),
+        "{err}"
+    );
+}
+
+#[test]
+fn diff_in_text_json_and_markdown() {
+    let (base, new, bin, dir) = (
+        mini("mini-envoy.0002.heap"),
+        mini("mini-envoy.0003.heap"),
+        mini("mini-envoy"),
+        mini(""),
+    );
+    let args = [
+        "diff",
+        "--base",
+        &base,
+        &new,
+        "-b",
+        &bin,
+        "--symbols-path",
+        &dir,
+    ];
+    let (text, _) = ok(&args);
+    assert!(
+        text.contains("Type: inuse_space, total 2.67MB -> 17.03MB (+14.36MB, +537.81%)"),
+        "{text}"
+    );
+    let mut json_args = args.to_vec();
+    json_args.extend(["--format", "json", "-n", "0"]);
+    let v: Value = serde_json::from_str(&ok(&json_args).0).unwrap();
+    assert_eq!(v["owners"][0]["name"], "ext_proc");
+    let delta = v["total"]["delta"].as_i64().unwrap();
+    assert_eq!(
+        delta,
+        v["total"]["new"].as_i64().unwrap() - v["total"]["base"].as_i64().unwrap()
+    );
+    let owner_sum: i64 = v["owners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["delta"].as_i64().unwrap())
+        .sum();
+    assert_eq!(owner_sum, delta);
+    let flat_sum: i64 = v["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["delta"].as_i64().unwrap())
+        .sum();
+    assert_eq!(flat_sum, delta, "every flat change listed with -n 0");
+    let mut md_args = args.to_vec();
+    md_args.extend(["--format", "markdown"]);
+    let (md, _) = ok(&md_args);
+    assert!(md.starts_with("### heapcost: what changed"), "{md}");
+    assert!(
+        md.contains("| ext\\_proc | 1.37MB | 9.78MB | +8.41MB | +615.70% |"),
+        "{md}"
+    );
+    // The same dump on both sides.
+    let (same, _) = ok(&["diff", "--base", &new, &new, "--format", "json"]);
+    let v: Value = serde_json::from_str(&same).unwrap();
+    assert_eq!(v["total"]["delta"], 0);
+    assert_eq!(v["functions"].as_array().unwrap().len(), 0);
+    // --base is required.
+    let output = heapcost().args(["diff", &new]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn series_orders_snapshots_numerically_and_matches_top() {
+    let dir = TempDir::new().unwrap();
+    // Names whose shell order is not their numeric order.
+    let mut names = Vec::new();
+    for n in [1, 2, 9, 10] {
+        let src = corpus(&format!(
+            "envoy-1.34-ext-proc-full-duplex/envoy.prof.{n:04}.heap"
+        ));
+        let dst = dir.path().join(format!("envoy.prof.{n}.heap"));
+        std::fs::copy(&src, &dst).unwrap();
+        names.push(dst.to_string_lossy().into_owned());
+    }
+    let shuffled = [&names[3], &names[0], &names[2], &names[1]];
+    let mut args = vec!["series", "--format", "json"];
+    args.extend(shuffled.iter().map(|s| s.as_str()));
+    let v: Value = serde_json::from_str(&ok(&args).0).unwrap();
+    let snaps = v["snapshots"].as_array().unwrap();
+    let paths: Vec<&str> = snaps.iter().map(|s| s["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, names.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut previous = None;
+    let mut peak = (0, 0);
+    for (i, (snap, name)) in snaps.iter().zip(&names).enumerate() {
+        let (top, _) = ok(&["top", name, "--format", "json"]);
+        let top: Value = serde_json::from_str(&top).unwrap();
+        let total = top["total"].as_i64().unwrap();
+        assert_eq!(snap["total"].as_i64().unwrap(), total, "{name}");
+        assert_eq!(
+            snap["growth"].as_i64().unwrap(),
+            previous.map_or(0, |p| total - p)
+        );
+        previous = Some(total);
+        if total > peak.1 {
+            peak = (i, total);
+        }
+    }
+    assert_eq!(v["peak"].as_u64().unwrap() as usize, peak.0);
+    // Unsymbolized: one owner, equal to each total.
+    let owner = &v["owners"][0];
+    assert_eq!(owner["name"], "unsymbolized");
+    let values: Vec<i64> = owner["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect();
+    let totals: Vec<i64> = snaps.iter().map(|s| s["total"].as_i64().unwrap()).collect();
+    assert_eq!(values, totals);
+    let (text, _) = ok(&["series", &names[0], &names[1]]);
+    assert!(text.contains("2 snapshots"), "{text}");
+    let (md, _) = ok(&["series", &names[0], &names[1], "--format", "markdown"]);
+    assert!(md.starts_with("### heapcost: 2 snapshots"), "{md}");
 }

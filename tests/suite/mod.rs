@@ -1,3 +1,4 @@
+mod attribute;
 mod bad_input;
 mod cli;
 mod common;

@@ -1,0 +1,405 @@
+//! The filter-cost view: owner table, kind table, owner x kind matrix and,
+//! per owner, its heaviest stacks as short paths.
+
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use crate::attribute::{self, Attribution, Column, FrameLabels, Labeller, RuleSet, Tier};
+use crate::profile::{Profile, ValueType};
+
+/// One owner or kind with its value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelRow {
+    /// The label.
+    pub name: String,
+    /// The tier of its rules; absent for `other` and `unsymbolized`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Tier>,
+    /// Sum of the sample type over the samples with this label.
+    pub value: i64,
+    /// `value / total` (0 when the total is 0).
+    pub share: f64,
+    /// Heaviest short paths (owners only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub top_stacks: Vec<PathRow>,
+}
+
+/// A short path and the value of the samples that have it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathRow {
+    /// Frames root-side first: the owner's entry frame, the leaf-most frame
+    /// of each labelled run below it, the kind frame, the leaf; each shown as
+    /// its last two name components (`Filter::decodeData`).
+    pub path: Vec<String>,
+    /// Sum over the samples with this path.
+    pub value: i64,
+}
+
+/// One cell of the owner x kind matrix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cell {
+    /// Owner label.
+    pub owner: String,
+    /// Kind label.
+    pub kind: String,
+    /// Sum over the samples with both labels.
+    pub value: i64,
+}
+
+/// The whole view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttributionView {
+    /// The sample type shown.
+    pub sample_type: String,
+    /// Its unit.
+    pub unit: String,
+    /// Sum over all samples: what `top` calls the total.
+    pub total: i64,
+    /// Owners, largest first; their values add up to `total`.
+    pub owners: Vec<LabelRow>,
+    /// Kinds, largest first; their values add up to `total`.
+    pub kinds: Vec<LabelRow>,
+    /// Non-zero cells, largest first.
+    pub matrix: Vec<Cell>,
+    /// Share of the total in stacks with at least one named frame.
+    pub named_share: f64,
+}
+
+impl AttributionView {
+    /// The value of one owner (0 when absent).
+    pub fn owner(&self, name: &str) -> i64 {
+        self.owners
+            .iter()
+            .find(|r| r.name == name)
+            .map_or(0, |r| r.value)
+    }
+
+    /// The value of one kind (0 when absent).
+    pub fn kind(&self, name: &str) -> i64 {
+        self.kinds
+            .iter()
+            .find(|r| r.name == name)
+            .map_or(0, |r| r.value)
+    }
+
+    /// The value of one matrix cell (0 when absent).
+    pub fn cell(&self, owner: &str, kind: &str) -> i64 {
+        self.matrix
+            .iter()
+            .find(|c| c.owner == owner && c.kind == kind)
+            .map_or(0, |c| c.value)
+    }
+}
+
+/// Builds the view for sample type `index`, keeping `stacks` short paths per owner.
+pub fn attribution(
+    profile: &Profile,
+    index: usize,
+    rules: &RuleSet,
+    stacks: usize,
+) -> (AttributionView, Attribution) {
+    let mut labeller = Labeller::new(profile, rules);
+    let mut frames: Vec<FrameLabels> = Vec::new();
+    let mut labels = Vec::with_capacity(profile.samples.len());
+    let mut owner_values: FxHashMap<u32, i64> = FxHashMap::default();
+    let mut kind_values: FxHashMap<u32, i64> = FxHashMap::default();
+    let mut cells: FxHashMap<(u32, u32), i64> = FxHashMap::default();
+    let mut paths: FxHashMap<(u32, Vec<String>), i64> = FxHashMap::default();
+    let (mut total, mut named_value, mut named_samples) = (0i64, 0i64, 0usize);
+    for sample in &profile.samples {
+        labeller.frames(sample.locations.iter().copied(), &mut frames);
+        let (owner, kind) = labeller.decide(&frames);
+        labels.push((owner, kind));
+        let named = frames.iter().any(|f| f.named);
+        named_samples += usize::from(named);
+        let v = sample.values.get(index).copied().unwrap_or(0);
+        if v == 0 {
+            continue;
+        }
+        total = total.saturating_add(v);
+        if named {
+            named_value = named_value.saturating_add(v);
+        }
+        add(&mut owner_values, owner, v);
+        add(&mut kind_values, kind, v);
+        add(&mut cells, (owner, kind), v);
+        if stacks > 0 {
+            let names = frame_names(profile, sample);
+            let path = short_path(&frames, &names);
+            add(&mut paths, (owner, path), v);
+        }
+    }
+    let owners_all = labeller.owner_labels().to_vec();
+    let kinds_all = labeller.kind_labels().to_vec();
+    let mut per_owner: FxHashMap<u32, Vec<PathRow>> = FxHashMap::default();
+    for ((owner, path), value) in paths {
+        per_owner
+            .entry(owner)
+            .or_default()
+            .push(PathRow { path, value });
+    }
+    for rows in per_owner.values_mut() {
+        rows.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.path.cmp(&b.path)));
+        rows.truncate(stacks);
+    }
+    let rows = |values: &FxHashMap<u32, i64>,
+                all: &[attribute::Label],
+                per: &mut FxHashMap<u32, Vec<PathRow>>| {
+        let mut rows: Vec<LabelRow> = values
+            .iter()
+            .filter(|&(_, &v)| v != 0)
+            .map(|(&i, &value)| LabelRow {
+                name: all[i as usize].name.clone(),
+                tier: all[i as usize].tier,
+                value,
+                share: share(value, total),
+                top_stacks: per.remove(&i).unwrap_or_default(),
+            })
+            .collect();
+        rows.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.name.cmp(&b.name)));
+        rows
+    };
+    let owners = rows(&owner_values, &owners_all, &mut per_owner);
+    let kinds = rows(&kind_values, &kinds_all, &mut FxHashMap::default());
+    let mut matrix: Vec<Cell> = cells
+        .into_iter()
+        .filter(|&(_, v)| v != 0)
+        .map(|((o, k), value)| Cell {
+            owner: owners_all[o as usize].name.clone(),
+            kind: kinds_all[k as usize].name.clone(),
+            value,
+        })
+        .collect();
+    matrix.sort_by(|a, b| {
+        b.value
+            .cmp(&a.value)
+            .then_with(|| a.owner.cmp(&b.owner))
+            .then_with(|| a.kind.cmp(&b.kind))
+    });
+    let st = profile
+        .sample_types
+        .get(index)
+        .cloned()
+        .unwrap_or_else(|| ValueType::new("", ""));
+    let view = AttributionView {
+        sample_type: st.kind,
+        unit: st.unit,
+        total,
+        owners,
+        kinds,
+        matrix,
+        named_share: share(named_value, total),
+    };
+    let attribution = Attribution {
+        owners: owners_all,
+        kinds: kinds_all,
+        samples: labels,
+        named_samples,
+    };
+    (view, attribution)
+}
+
+fn add<K: std::hash::Hash + Eq>(map: &mut FxHashMap<K, i64>, key: K, v: i64) {
+    let e = map.entry(key).or_insert(0);
+    *e = e.saturating_add(v);
+}
+
+fn share(value: i64, total: i64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        value as f64 / total as f64
+    }
+}
+
+/// Display names of a sample's frames, leaf first, one per frame exactly as
+/// [`Labeller::frames`] produces frames.
+fn frame_names(profile: &Profile, sample: &crate::profile::Sample) -> Vec<String> {
+    let mut out = Vec::new();
+    for &id in &sample.locations {
+        if let Some(loc) = profile.location(id) {
+            out.extend(profile.location_names(loc));
+        }
+    }
+    out
+}
+
+/// The short path of a stack (see [`PathRow::path`]): the owner's entry
+/// (its root-most frame), then for each run of frames with the same owner
+/// label below it, the run's leaf-most named frame, then the kind frame.
+/// Stacks without an owner show their three leaf-most frames outside `std::`.
+pub fn short_path(frames: &[FrameLabels], names: &[String]) -> Vec<String> {
+    let fallback = || {
+        let mut picked: Vec<&String> = names
+            .iter()
+            .filter(|n| {
+                n.contains("::") && !n.starts_with("std::") && !n.starts_with("__gnu_cxx::")
+            })
+            .take(3)
+            .collect();
+        if picked.is_empty() {
+            picked = names.iter().take(3).collect();
+        }
+        picked.into_iter().rev().map(|n| short_name(n)).collect()
+    };
+    if frames.len() != names.len() || frames.is_empty() {
+        return fallback();
+    }
+    let Some(o) = attribute::choose(frames, Column::Owner) else {
+        return fallback();
+    };
+    let owner = |i: usize| frames[i].owner.map(|(l, _)| l);
+    let label = owner(o);
+    let entry = (0..frames.len())
+        .rev()
+        .find(|&i| owner(i) == label)
+        .unwrap_or(o);
+    let mut keep: Vec<usize> = vec![entry];
+    let mut run: Option<(u32, usize, bool)> = None; // label, node, node is named
+    for i in (0..=entry).rev() {
+        let this = owner(i);
+        match (run, this) {
+            (Some((l, _, named)), Some(t)) if l == t => {
+                if frames[i].named || !named {
+                    run = Some((l, i, frames[i].named));
+                }
+            }
+            _ => {
+                if let Some((_, node, _)) = run {
+                    keep.push(node);
+                }
+                run = this.map(|t| (t, i, frames[i].named));
+            }
+        }
+    }
+    if let Some((_, node, _)) = run {
+        keep.push(node);
+    }
+    if let Some(mut k) = attribute::choose(frames, Column::Kind) {
+        let kind = frames[k].kind.map(|(l, _)| l);
+        if !frames[k].named
+            && let Some(j) = (k + 1..entry)
+                .take_while(|&j| frames[j].kind.map(|(l, _)| l) == kind)
+                .find(|&j| frames[j].named)
+        {
+            k = j;
+        }
+        if k < entry {
+            keep.push(k);
+        }
+    }
+    keep.sort_unstable_by(|a, b| b.cmp(a));
+    keep.dedup();
+    let mut path: Vec<String> = keep.into_iter().map(|i| short_name(&names[i])).collect();
+    path.dedup();
+    path
+}
+
+/// The last two `::` components of a name, ignoring `::` inside brackets:
+/// `Envoy::Extensions::HttpFilters::ExternalProcessing::Filter::decodeData`
+/// gives `Filter::decodeData`.
+pub fn short_name(name: &str) -> String {
+    let bytes = name.as_bytes();
+    let mut depth = 0i32;
+    let mut cuts: Vec<usize> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'(' | b'<' | b'{' | b'[' => depth += 1,
+            b')' | b'>' | b'}' | b']' => depth -= 1,
+            b':' if depth == 0 && bytes.get(i + 1) == Some(&b':') => {
+                cuts.push(i);
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if cuts.len() < 2 {
+        return name.to_string();
+    }
+    name[cuts[cuts.len() - 2] + 2..].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_names() {
+        assert_eq!(
+            short_name("Envoy::Extensions::HttpFilters::ExternalProcessing::Filter::decodeData"),
+            "Filter::decodeData"
+        );
+        assert_eq!(short_name("lua_newstate"), "lua_newstate");
+        assert_eq!(
+            short_name("Envoy::Buffer::Slice::newStorage"),
+            "Slice::newStorage"
+        );
+        assert_eq!(
+            short_name(
+                "proxy_wasm::v8::V8::getModuleFunctionImpl(std::basic_string_view, std::function*)::{lambda(proxy_wasm::ContextBase*)#1}::operator()"
+            ),
+            "{lambda(proxy_wasm::ContextBase*)#1}::operator()"
+        );
+        assert_eq!(short_name("envoy+0x6a7aa4e"), "envoy+0x6a7aa4e");
+    }
+
+    fn f(owner: Option<u32>, kind: bool) -> FrameLabels {
+        FrameLabels {
+            owner: owner.map(|l| {
+                (
+                    l,
+                    if l == 1 {
+                        Tier::Filter
+                    } else {
+                        Tier::Subsystem
+                    },
+                )
+            }),
+            kind: kind.then_some((0, Tier::Specific)),
+            named: true,
+        }
+    }
+
+    #[test]
+    fn the_ext_proc_path_reads_like_the_seed_analysis() {
+        // leaf first: newStorage (kind), reserveSingleSlice, serializeMessage (grpc=2),
+        // sendMessageUntyped (grpc), send (ext_proc=1), sendBodyChunk (ext_proc),
+        // decodeData (ext_proc), FilterManager::decodeData (conn_manager=3), main
+        let frames = [
+            f(None, true),
+            f(None, false),
+            f(Some(2), false),
+            f(Some(2), false),
+            f(Some(1), false),
+            f(Some(1), false),
+            f(Some(1), false),
+            f(Some(3), false),
+            f(None, false),
+        ];
+        let names: Vec<String> = [
+            "Envoy::Buffer::Slice::newStorage",
+            "Envoy::Buffer::OwnedImpl::reserveSingleSlice",
+            "Envoy::Grpc::Common::serializeMessage",
+            "Envoy::Grpc::Internal::sendMessageUntyped",
+            "Envoy::Extensions::HttpFilters::ExternalProcessing::ExternalProcessorStreamImpl::send",
+            "Envoy::Extensions::HttpFilters::ExternalProcessing::Filter::sendBodyChunk",
+            "Envoy::Extensions::HttpFilters::ExternalProcessing::Filter::decodeData",
+            "Envoy::Http::FilterManager::decodeData",
+            "main",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            short_path(&frames, &names),
+            [
+                "Filter::decodeData",
+                "ExternalProcessorStreamImpl::send",
+                "Common::serializeMessage",
+                "Slice::newStorage"
+            ]
+        );
+    }
+}
