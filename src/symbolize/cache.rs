@@ -20,7 +20,11 @@
 //! - **What**: only compressed sections of at least
 //!   [`CacheOptions::min_section_size`] compressed bytes (smaller ones inflate
 //!   in a few milliseconds, less than opening a file costs); uncompressed
-//!   sections are read from the file itself.
+//!   sections are read from the file itself. Next to them, for any
+//!   `.debug_info` of at least that size (compressed or not), the entry
+//!   `functions-v1` keeps the function index of every compilation unit
+//!   earlier runs looked at (a few MB; see `elf::index`), which spares later
+//!   runs their largest remaining cost.
 //! - **Format**: a 4 KiB header, then the section's bytes as they are, so that
 //!   an entry is used by mapping it: nothing to decode, only the pages a
 //!   lookup touches are read, and they are shared through the page cache. On
@@ -137,31 +141,39 @@ pub(crate) struct Source<'a> {
 }
 
 impl Source<'_> {
-    /// A cheap identity of the compressed bytes: xxh3 of their length and of
-    /// their first and last 64 KiB (hashing all of them would read the whole
-    /// compressed file on every warm run).
+    /// A cheap identity of the compressed bytes (see [`fingerprint`]).
     fn fingerprint(&self) -> u64 {
-        let c = self.compressed;
-        let head = c.get(..FINGERPRINT_SPAN).unwrap_or(c);
-        let tail = c
-            .get(c.len().saturating_sub(FINGERPRINT_SPAN)..)
-            .unwrap_or(c);
-        let mut h = XxHash3_64::new();
-        std::hash::Hasher::write(&mut h, &(c.len() as u64).to_le_bytes());
-        std::hash::Hasher::write(&mut h, head);
-        std::hash::Hasher::write(&mut h, tail);
-        std::hash::Hasher::finish(&h)
+        fingerprint(self.compressed)
     }
 
-    /// The entry's file name: the section name without its dot.
     fn file_name(&self) -> Option<&str> {
-        let n = self.name.trim_start_matches('.');
-        let ok = !n.is_empty()
-            && n.len() <= MAX_NAME
-            && n.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
-        ok.then_some(n)
+        file_name(self.name)
     }
+}
+
+/// A cheap identity of a large byte string: xxh3 of its length and of its
+/// first and last 64 KiB (hashing all of it would read a whole section on
+/// every warm run).
+pub(crate) fn fingerprint(bytes: &[u8]) -> u64 {
+    let head = bytes.get(..FINGERPRINT_SPAN).unwrap_or(bytes);
+    let tail = bytes
+        .get(bytes.len().saturating_sub(FINGERPRINT_SPAN)..)
+        .unwrap_or(bytes);
+    let mut h = XxHash3_64::new();
+    std::hash::Hasher::write(&mut h, &(bytes.len() as u64).to_le_bytes());
+    std::hash::Hasher::write(&mut h, head);
+    std::hash::Hasher::write(&mut h, tail);
+    std::hash::Hasher::finish(&h)
+}
+
+/// An entry's file name: its name (`.debug_info`) without the dot.
+fn file_name(name: &str) -> Option<&str> {
+    let n = name.trim_start_matches('.');
+    let ok = !n.is_empty()
+        && n.len() <= MAX_NAME
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+    ok.then_some(n)
 }
 
 /// An entry's header (see the module docs for the layout).
@@ -302,6 +314,54 @@ impl SectionCache {
             return None;
         }
         Some(Bytes::Map(map, HEADER_LEN..end))
+    }
+
+    /// A small entry derived from a file's DWARF rather than copied from it
+    /// (the function index, `elf::index`): its bytes, when the entry is
+    /// whole and was made from DWARF of this `identity`; `None` (silently)
+    /// otherwise. Its header is a section entry's, with `identity` for the
+    /// fingerprint and no compressed length.
+    pub(crate) fn load_derived(&self, key: &str, name: &str, identity: u64) -> Option<Vec<u8>> {
+        let bytes = fs::read(self.entry_dir(key).join(file_name(name)?)).ok()?;
+        let header = Header::decode(&bytes)?;
+        let payload = bytes.get(HEADER_LEN..)?;
+        let fits = header.name == name
+            && header.len == payload.len() as u64
+            && header.source_len == 0
+            && header.fingerprint == identity
+            && XxHash3_64::oneshot(payload) == header.checksum;
+        fits.then(|| payload.to_vec())
+    }
+
+    /// Writes (or replaces) a derived entry; a failure is noted once.
+    pub(crate) fn store_derived(&self, key: &str, name: &str, identity: u64, payload: &[u8]) {
+        let Some(file) = file_name(name) else {
+            return;
+        };
+        let dir = self.entry_dir(key);
+        if let Err(e) = fs::create_dir_all(&dir) {
+            self.note("create", &dir, &e);
+            return;
+        }
+        let header = Header {
+            name: name.to_string(),
+            len: payload.len() as u64,
+            source_len: 0,
+            fingerprint: identity,
+            checksum: XxHash3_64::oneshot(payload),
+        };
+        let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
+        let temp = dir.join(format!(".{file}.{}.{n}.tmp", std::process::id()));
+        let written = File::create_new(&temp)
+            .and_then(|mut f| {
+                f.write_all(&header.encode())?;
+                f.write_all(payload)
+            })
+            .and_then(|()| fs::rename(&temp, dir.join(file)));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&temp);
+            self.note("write in", &dir, &e);
+        }
     }
 
     /// A new entry for `source` under `key` to inflate into; `None` (with a

@@ -521,6 +521,9 @@ impl Symbolizer for ElfSymbolizer {
             n => n,
         };
         let frames = lookup_parallel(&loaded.file, &vaddrs, threads);
+        if let Some(cache) = &self.sections {
+            loaded.file.save_function_indexes(cache);
+        }
         Ok(MappingFrames {
             file: Some(used),
             problem,

@@ -345,7 +345,8 @@ fn the_section_cache_is_written_then_used_and_names_do_not_change() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     written.sort();
-    // Every compressed section lookups read; no temporary file left over.
+    // Every compressed section lookups read, and the function index of the
+    // units looked at; no temporary file left over.
     assert_eq!(
         written,
         [
@@ -355,11 +356,13 @@ fn the_section_cache_is_written_then_used_and_names_do_not_change() {
             "debug_line",
             "debug_line_str",
             "debug_rnglists",
-            "debug_str"
+            "debug_str",
+            "functions-v1"
         ]
     );
     let info = entry(dir.path(), "debug_info");
     let before = fs::metadata(&info).unwrap();
+    let index = fs::read(entry(dir.path(), "functions-v1")).unwrap();
     let (warm, warnings) = traces_with(&cached(dir.path()));
     assert!(warnings.is_empty(), "{warnings:?}");
     // Read, not rewritten.
@@ -368,6 +371,8 @@ fn the_section_cache_is_written_then_used_and_names_do_not_change() {
         (before.ino(), before.mtime_nsec()),
         (after.ino(), after.mtime_nsec())
     );
+    // The same units were looked at: nothing new for the index.
+    assert_eq!(fs::read(entry(dir.path(), "functions-v1")).unwrap(), index);
     assert_eq!(cold, plain);
     assert_eq!(warm, plain);
 }

@@ -5,90 +5,24 @@
 //! zlib-compressed) behind `Arc`s, and each worker thread builds its own
 //! `addr2line::Context` over them, which parses units lazily: only the units
 //! that cover looked-up addresses are ever read.
+//!
+//! `sections` reads the DWARF sections (mapped, inflated, or from the
+//! [debug-section cache](super::cache)).
+
+mod index;
+mod sections;
 
 use std::fmt;
-use std::ops::{Deref, Range};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use addr2line::LookupContinuation;
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 
+use self::sections::{Owner, Reader, SectionBytes, empty, load_dwp, load_sections_parallel};
 use super::Frame;
 use super::cache::{self, SectionCache};
 use crate::profile::FileOffset;
-
-/// The bytes behind every DWARF section reader: a memory map or a
-/// decompressed buffer, shared, with the section's range.
-#[derive(Clone)]
-pub(crate) struct SectionBytes {
-    owner: Arc<Handle>,
-    range: Range<usize>,
-}
-
-/// One DWARF context's hold on an [`Owner`]. Lookups clone and drop section
-/// readers millions of times; with one reference count for all threads,
-/// every clone would pull the count's cache line from the other core (on
-/// ceph-osd that made two threads' lookups 20-40% slower). Each context gets
-/// its own count ([`SectionBytes::for_context`]).
-struct Handle(Arc<Owner>);
-
-impl SectionBytes {
-    fn new(owner: Arc<Owner>, range: Range<usize>) -> Self {
-        SectionBytes {
-            owner: Arc::new(Handle(owner)),
-            range,
-        }
-    }
-
-    /// The same bytes behind a reference count of their own.
-    fn for_context(&self) -> Self {
-        SectionBytes::new(self.owner.0.clone(), self.range.clone())
-    }
-}
-
-enum Owner {
-    Map(memmap2::Mmap),
-    /// A cache entry this run wrote (see [`cache::Pending`]).
-    Written(memmap2::MmapMut),
-    Vec(Vec<u8>),
-}
-
-impl Owner {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Owner::Map(m) => m,
-            Owner::Written(m) => m,
-            Owner::Vec(v) => v,
-        }
-    }
-}
-
-impl Deref for SectionBytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        self.owner
-            .0
-            .bytes()
-            .get(self.range.clone())
-            .unwrap_or_default()
-    }
-}
-
-impl fmt::Debug for SectionBytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SectionBytes({} bytes)", self.range.len())
-    }
-}
-
-// SAFETY: the bytes live in the `Arc`ed owner (a map or a heap buffer), whose
-// address does not change when a `SectionBytes` is moved or cloned (nor when
-// it is given a new handle).
-unsafe impl stable_deref_trait::StableDeref for SectionBytes {}
-// SAFETY: clones share the same owner, so they deref to the same address.
-unsafe impl stable_deref_trait::CloneStableDeref for SectionBytes {}
-
-type Reader = gimli::EndianReader<gimli::RunTimeEndian, SectionBytes>;
 
 /// A `PT_LOAD` segment: where a file range is placed in the ELF's address space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +48,8 @@ pub(crate) struct ElfFile {
     endian: gimli::RunTimeEndian,
     /// The split-DWARF package beside the file (`FILE.dwp`), when there is one.
     dwp: Option<Arc<gimli::DwarfPackage<Reader>>>,
+    /// Function indexes saved by earlier runs (with a cache only).
+    saved: Option<index::SavedIndexes>,
     /// DWARF contexts not in use (see [`ElfFile::resolver`]).
     contexts: std::sync::Mutex<Vec<addr2line::Context<Reader>>>,
 }
@@ -177,6 +113,18 @@ impl ElfFile {
             let symbols = text_symbols(&obj);
             (symbols, loader.map(|h| h.join().unwrap_or_default()))
         });
+        // Function indexes are worth keeping for as large a `.debug_info` as
+        // its sections are worth caching.
+        let saved = cache.and_then(|(cache, key)| {
+            let info = loaded
+                .as_ref()?
+                .iter()
+                .find(|(id, _)| *id == gimli::SectionId::DebugInfo);
+            let bytes: &[u8] = info?.1.as_ref().ok()?;
+            cache
+                .wants(bytes.len())
+                .then(|| index::SavedIndexes::load(cache, key, bytes))
+        });
         let dwarf = match loaded {
             Some(loaded) => Some(
                 gimli::DwarfSections::load(|id| {
@@ -201,6 +149,7 @@ impl ElfFile {
             dwarf,
             endian,
             dwp,
+            saved,
             contexts: std::sync::Mutex::new(Vec::new()),
         })
     }
@@ -265,13 +214,31 @@ impl ElfFile {
         let context = pooled.or_else(|| {
             self.dwarf.as_ref().and_then(|sections| {
                 let dwarf = sections.borrow(|b| Reader::new(b.for_context(), self.endian));
-                addr2line::Context::from_dwarf(dwarf).ok()
+                let mut context = addr2line::Context::from_dwarf(dwarf).ok()?;
+                if let Some(saved) = &self.saved {
+                    saved.install(&mut context);
+                }
+                Some(context)
             })
         });
         Resolver {
             file: self,
             context,
         }
+    }
+
+    /// Saves the function indexes of the units looked at, when the cache
+    /// had none for some of them (see [`index`]). Call it after lookups.
+    pub(crate) fn save_function_indexes(&self, cache: &SectionCache) {
+        if let (Some(saved), Ok(pool)) = (&self.saved, self.contexts.lock()) {
+            saved.save(cache, pool.iter());
+        }
+    }
+
+    /// How many units had a function index saved by an earlier run.
+    #[cfg(test)]
+    fn saved_indexes(&self) -> usize {
+        self.saved.as_ref().map_or(0, index::SavedIndexes::len)
     }
 
     /// The indexes of `vaddrs` to look up, in groups to hand to worker
@@ -352,6 +319,7 @@ impl ElfFile {
             self.dwarf = debug.dwarf;
             self.endian = debug.endian;
             self.dwp = debug.dwp.or(self.dwp.take());
+            self.saved = debug.saved;
         }
         self.debug_symbols = debug.symbols;
     }
@@ -481,193 +449,6 @@ fn text_symbols(obj: &object::File<'_>) -> Vec<(u64, u64, String)> {
     out
 }
 
-/// One section's bytes: a slice of the map when it is stored uncompressed,
-/// else its inflated bytes (from `cache` when it has them).
-fn load_section(
-    obj: &object::File<'_>,
-    owner: &Arc<Owner>,
-    name: &str,
-    cache: Option<(&SectionCache, &str)>,
-) -> Result<SectionBytes, String> {
-    use object::ObjectSection;
-    let Some(section) = obj.section_by_name(name) else {
-        return Ok(empty());
-    };
-    let compressed = section
-        .compressed_data()
-        .map_err(|e| format!("{name}: {e}"))?;
-    let bytes = if compressed.format == object::CompressionFormat::None {
-        // A slice of the map: share the map, remember where.
-        let b = compressed.data;
-        let base = owner.bytes().as_ptr() as usize;
-        let start = (b.as_ptr() as usize).saturating_sub(base);
-        SectionBytes::new(owner.clone(), start..start + b.len())
-    } else {
-        match inflate(name, compressed, cache).map_err(|e| format!("{name}: {e}"))? {
-            cache::Bytes::Map(map, range) => SectionBytes::new(Arc::new(Owner::Map(map)), range),
-            cache::Bytes::Written(map, range) => {
-                SectionBytes::new(Arc::new(Owner::Written(map)), range)
-            }
-            cache::Bytes::Vec(v) => {
-                let len = v.len();
-                SectionBytes::new(Arc::new(Owner::Vec(v)), 0..len)
-            }
-        }
-    };
-    Ok(bytes)
-}
-
-/// The inflated bytes of a compressed section: from the cache when it has a
-/// valid entry, else inflated (into a new cache entry when the section is
-/// large enough to be worth one and the cache can take it).
-fn inflate(
-    name: &str,
-    compressed: object::CompressedData<'_>,
-    cache: Option<(&SectionCache, &str)>,
-) -> Result<cache::Bytes, String> {
-    if let Some((cache, key)) = cache.filter(|(c, _)| c.wants(compressed.data.len())) {
-        let source = cache::Source {
-            name,
-            compressed: compressed.data,
-            len: compressed.uncompressed_size,
-        };
-        if let Some(hit) = cache.load(key, &source) {
-            return Ok(hit);
-        }
-        if let Some(mut pending) = cache.create(key, &source) {
-            inflate_into(compressed, pending.buffer())?;
-            return Ok(pending.commit());
-        }
-    }
-    let v = compressed.decompress().map_err(|e| e.to_string())?;
-    Ok(cache::Bytes::Vec(v.into_owned()))
-}
-
-/// Inflates a compressed section into `out`, which must be exactly its
-/// inflated length.
-fn inflate_into(compressed: object::CompressedData<'_>, out: &mut [u8]) -> Result<(), String> {
-    if compressed.format != object::CompressionFormat::Zlib {
-        let v = compressed.decompress().map_err(|e| e.to_string())?;
-        if v.len() != out.len() {
-            return Err("inflated length differs from the header's".into());
-        }
-        out.copy_from_slice(&v);
-        return Ok(());
-    }
-    let mut z = flate2::Decompress::new(true);
-    // zlib takes at most 4 GiB of output per call.
-    const STEP: usize = 1 << 30;
-    loop {
-        let done = usize::try_from(z.total_out()).map_err(|e| e.to_string())?;
-        let read = usize::try_from(z.total_in()).map_err(|e| e.to_string())?;
-        let end = done.saturating_add(STEP).min(out.len());
-        let (Some(input), Some(dest)) = (compressed.data.get(read..), out.get_mut(done..end))
-        else {
-            return Err("inflated length differs from the header's".into());
-        };
-        let status = z
-            .decompress(input, dest, flate2::FlushDecompress::Finish)
-            .map_err(|e| format!("invalid zlib data: {e}"))?;
-        let now = usize::try_from(z.total_out()).map_err(|e| e.to_string())?;
-        match status {
-            flate2::Status::StreamEnd if now == out.len() => return Ok(()),
-            flate2::Status::StreamEnd => {
-                return Err("inflated length differs from the header's".into());
-            }
-            _ if now == done || now == out.len() => {
-                return Err("inflated length differs from the header's".into());
-            }
-            _ => {}
-        }
-    }
-}
-
-/// The DWARF sections name lookups need, each on the first free one of as
-/// many threads as there are cores, largest compressed section first (so
-/// that the longest inflation, `.debug_info`'s single deflate stream, starts
-/// at once and the others share the remaining cores). Location lists,
-/// macros and public names are never needed to name an address, so they are
-/// not read at all.
-fn load_sections_parallel(
-    obj: &object::File<'_>,
-    owner: &Arc<Owner>,
-    cache: Option<(&SectionCache, &str)>,
-) -> Vec<(gimli::SectionId, Result<SectionBytes, String>)> {
-    use gimli::SectionId as S;
-    use object::ObjectSection;
-    const NEEDED: &[gimli::SectionId] = &[
-        S::DebugAbbrev,
-        S::DebugAddr,
-        S::DebugAranges,
-        S::DebugInfo,
-        S::DebugLine,
-        S::DebugLineStr,
-        S::DebugRanges,
-        S::DebugRngLists,
-        S::DebugStr,
-        S::DebugStrOffsets,
-        S::DebugTypes,
-    ];
-    let mut work: Vec<(gimli::SectionId, u64)> = NEEDED
-        .iter()
-        .map(|id| {
-            let cost = obj
-                .section_by_name(id.name())
-                .and_then(|s| s.compressed_file_range().ok())
-                .filter(|r| r.format != object::CompressionFormat::None)
-                .map_or(0, |r| r.compressed_size);
-            (*id, cost)
-        })
-        .collect();
-    work.sort_by_key(|&(_, cost)| std::cmp::Reverse(cost));
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results = std::sync::Mutex::new(Vec::with_capacity(work.len()));
-    std::thread::scope(|scope| {
-        for _ in 0..threads.min(work.len()) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(&(id, _)) = work.get(i) else { break };
-                    let r = load_section(obj, owner, id.name(), cache);
-                    if let Ok(mut v) = results.lock() {
-                        v.push((id, r));
-                    }
-                }
-            });
-        }
-    });
-    results.into_inner().unwrap_or_default()
-}
-
-fn empty() -> SectionBytes {
-    SectionBytes::new(Arc::new(Owner::Vec(Vec::new())), 0..0)
-}
-
-/// `FILE.dwp` beside `path`, as Envoy's `--fission` builds leave it.
-fn load_dwp(path: &Path) -> Option<Arc<gimli::DwarfPackage<Reader>>> {
-    let mut name = path.file_name()?.to_os_string();
-    name.push(".dwp");
-    let dwp_path = path.with_file_name(name);
-    let file = std::fs::File::open(&dwp_path).ok()?;
-    // SAFETY: as in `ElfFile::open`.
-    let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
-    let owner = Arc::new(Owner::Map(map));
-    let obj = object::File::parse(owner.bytes()).ok()?;
-    let endian = if obj.is_little_endian() {
-        gimli::RunTimeEndian::Little
-    } else {
-        gimli::RunTimeEndian::Big
-    };
-    let empty = Reader::new(empty(), endian);
-    let load = |id: gimli::SectionId| -> Result<Reader, gimli::Error> {
-        load_section(&obj, &owner, id.dwo_name().unwrap_or(""), None)
-            .map(|b| Reader::new(b, endian))
-            .map_err(|_| gimli::Error::Io)
-    };
-    gimli::DwarfPackage::load(load, empty).ok().map(Arc::new)
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -699,6 +480,7 @@ mod tests {
             dwarf: None,
             endian: gimli::RunTimeEndian::Little,
             dwp: None,
+            saved: None,
             contexts: std::sync::Mutex::new(Vec::new()),
         }
     }
@@ -787,6 +569,62 @@ mod tests {
             }
         }
         assert!(units_seen.len() > 1);
+    }
+
+    /// Function indexes are saved after lookups, given to the next run's
+    /// contexts, and change no frame; a damaged entry is ignored and made
+    /// again.
+    #[test]
+    fn function_indexes_are_saved_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = cache::CacheOptions::new(dir.path());
+        options.min_section_size = 0;
+        let cache = SectionCache::new(options);
+        let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mini-envoy/mini-envoy");
+        let run = || {
+            let f = ElfFile::open(&bin, Some(&cache)).unwrap();
+            let saved = f.saved_indexes();
+            let vaddrs: Vec<u64> = f.symbols.iter().map(|s| s.0 + 1).collect();
+            let frames: Vec<Vec<Frame>> = {
+                let r = f.resolver();
+                vaddrs.iter().map(|&v| r.frames(v)).collect()
+            };
+            f.save_function_indexes(&cache);
+            (saved, frames)
+        };
+        let plain: Vec<Vec<Frame>> = {
+            let f = ElfFile::open(&bin, None).unwrap();
+            let r = f.resolver();
+            f.symbols.iter().map(|s| r.frames(s.0 + 1)).collect()
+        };
+        assert!(
+            plain.iter().filter(|f| f.len() > 1).count() > 10,
+            "inline frames"
+        );
+        let (saved, first) = run();
+        assert_eq!(saved, 0);
+        let entry = dir
+            .path()
+            .join("dwarf-v1/f01f42dc51b5923d67a4f0fc4a089801d2ada76a/functions-v1");
+        let written = std::fs::read(&entry).unwrap();
+        let (saved, second) = run();
+        assert!(saved > 1, "{saved} units");
+        assert_eq!(first, plain);
+        assert_eq!(second, plain);
+        // Nothing new to save: the entry is left alone.
+        assert_eq!(std::fs::read(&entry).unwrap(), written);
+        let mut damaged = written.clone();
+        let last = damaged.len() - 3;
+        damaged[last] ^= 1;
+        std::fs::write(&entry, &damaged).unwrap();
+        let (saved, third) = run();
+        assert_eq!((saved, &third), (0, &plain));
+        assert_eq!(std::fs::read(&entry).unwrap(), written);
+        // The saved index is what lookups use: one emptied (but validly
+        // stored) loses the functions of its units.
+        index::tests::empty_every_index(&cache, &bin);
+        let (_, emptied) = run();
+        assert_ne!(emptied, plain);
     }
 
     #[test]
