@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use heapcost::analysis::top::TopSort;
 use heapcost::symbolize::{self, NameStyle};
 use heapcost::{
-    AttributeOptions, Command, Config, DiffOptions, OutputFormat, RulesOptions, SeriesOptions,
-    TopOptions,
+    AttributeOptions, Command, Config, ConvertOptions, ConvertTo, DiffOptions, FlamegraphOptions,
+    OutputFormat, RulesOptions, SeriesOptions, TopOptions,
 };
 
 /// Which Envoy filter owns the heap? Reads gperftools, jemalloc, Go and pprof heap profiles.
@@ -124,6 +124,68 @@ started are flagged as leak suspects."
         rules: RulesArg,
         #[command(flatten)]
         output: Output,
+    },
+    /// Flamegraph SVG with frames coloured by owner; with --base, a differential one.
+    #[command(
+        long_about = "Draw the inputs (merged) as a flamegraph SVG with inferno: one box per \
+frame, as wide as its cumulative value, root at the bottom (--icicle: at the top). Frames take \
+the colour of the owner their own name is charged to (ext_proc, wasm, router, buffer, ...; grey: \
+no owner rule), shown in a legend under the title with each owner's value. Click a frame to zoom, \
+Ctrl-F to search, as in every inferno SVG.\n\n\
+With --base, a differential flamegraph: widths are the inputs' values, colours the change from the \
+base (red grew, blue shrank). --owner keeps only the stacks charged to one owner."
+    )]
+    Flamegraph {
+        /// A base profile: draw the change from it (repeatable: merged).
+        #[arg(long, value_name = "BASE", help_heading = "Input")]
+        base: Vec<String>,
+        #[command(flatten)]
+        input: Input,
+        #[command(flatten)]
+        sample: SampleTypeArg,
+        #[command(flatten)]
+        rules: RulesArg,
+        /// Only the stacks charged to this owner (e.g. ext_proc).
+        #[arg(long, value_name = "OWNER", help_heading = "Attribution")]
+        owner: Option<String>,
+        /// Root at the top (icicle graph).
+        #[arg(long, help_heading = "Output")]
+        icicle: bool,
+        /// Title (default: sample type, inputs and total).
+        #[arg(long, value_name = "TEXT", help_heading = "Output")]
+        title: Option<String>,
+        /// Leave out frames narrower than this many pixels (of 1200).
+        #[arg(
+            long,
+            value_name = "PX",
+            default_value_t = 0.1,
+            help_heading = "Output"
+        )]
+        min_width: f64,
+        /// Write the SVG here (default: stdout).
+        #[arg(long, short = 'o', value_name = "FILE", help_heading = "Output")]
+        output: Option<PathBuf>,
+    },
+    /// Write the inputs, merged and symbolized, as a pprof protobuf (default) or folded stacks.
+    #[command(
+        long_about = "Write the inputs, merged and symbolized, in another format.\n\n\
+Default: a gzipped pprof protobuf (profile.proto) with every sample type, function names and \
+inlined frames, mappings with build ids, labels and the values already unsampled: `pprof -top \
+out.pb.gz` shows the same totals and names as `heapcost top`, without needing the binary, and \
+Pyroscope, Parca and speedscope open it. --folded: folded stacks (root;...;leaf value) of one \
+sample type, for flamegraph.pl, inferno or speedscope."
+    )]
+    Convert {
+        #[command(flatten)]
+        input: Input,
+        #[command(flatten)]
+        sample: SampleTypeArg,
+        /// Write folded stacks (root;...;leaf value) instead of a pprof protobuf.
+        #[arg(long, help_heading = "Output")]
+        folded: bool,
+        /// Write here (default: stdout).
+        #[arg(long, short = 'o', value_name = "FILE", help_heading = "Output")]
+        output: Option<PathBuf>,
     },
     /// Print the effective attribution rules (built-in, plus --rules FILE) as TOML.
     #[command(
@@ -264,16 +326,17 @@ impl Symbolization {
     }
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub(crate) struct Output {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Text, help_heading = "Output")]
     pub(crate) format: FormatArg,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub(crate) enum FormatArg {
     /// Aligned tables for the terminal.
+    #[default]
     Text,
     /// JSON for machines (schema in DESIGN.md).
     Json,
@@ -346,6 +409,44 @@ impl From<Sub> for Config {
                 opts.sample_type = sample.sample_type.unwrap_or_default();
                 opts.rules = rules.rules;
                 (Command::Series(opts), input, output)
+            }
+            Sub::Flamegraph {
+                base,
+                input,
+                sample,
+                rules,
+                owner,
+                icicle,
+                title,
+                min_width,
+                output,
+            } => {
+                let mut opts = FlamegraphOptions::default();
+                opts.base = base;
+                opts.sample_type = sample.sample_type.unwrap_or_default();
+                opts.rules = rules.rules;
+                opts.owner = owner;
+                opts.icicle = icicle;
+                opts.title = title;
+                opts.min_width = Some(min_width);
+                opts.output = output;
+                (Command::Flamegraph(opts), input, Output::default())
+            }
+            Sub::Convert {
+                input,
+                sample,
+                folded,
+                output,
+            } => {
+                let mut opts = ConvertOptions::default();
+                opts.to = if folded {
+                    ConvertTo::Folded
+                } else {
+                    ConvertTo::Pprof
+                };
+                opts.sample_type = sample.sample_type.unwrap_or_default();
+                opts.output = output;
+                (Command::Convert(opts), input, Output::default())
             }
             Sub::Rules { rules, format } => {
                 let mut opts = RulesOptions::default();

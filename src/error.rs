@@ -68,6 +68,14 @@ pub enum Error {
     /// Writing output failed.
     #[error("writing output: {0}")]
     Output(#[source] std::io::Error),
+    /// An output file could not be written.
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
 }
 
 impl Error {

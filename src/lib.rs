@@ -29,6 +29,7 @@ pub mod analysis;
 pub mod attribute;
 pub mod error;
 pub mod profile;
+mod proto;
 pub mod read;
 pub mod render;
 pub mod symbolize;
@@ -42,7 +43,7 @@ use analysis::top::{TopSort, top};
 use profile::Profile;
 
 /// What to run, validated: the library's view of the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Config {
     /// The command and its own options.
@@ -69,7 +70,7 @@ impl Config {
 }
 
 /// The subcommands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Command {
     /// Describe each input: format, totals, truncation, mappings.
@@ -84,6 +85,54 @@ pub enum Command {
     Diff(DiffOptions),
     /// Successive snapshots: totals and owners over time.
     Series(SeriesOptions),
+    /// A flamegraph SVG, frames coloured by owner, or a differential one.
+    Flamegraph(FlamegraphOptions),
+    /// The inputs, merged and symbolized, as a pprof protobuf or folded stacks.
+    Convert(ConvertOptions),
+}
+
+/// Options of `flamegraph`.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct FlamegraphOptions {
+    /// Sample type name or index; empty selects the profile's default.
+    pub sample_type: String,
+    /// Base profiles: when given, a differential graph from them to the inputs.
+    pub base: Vec<String>,
+    /// Only the samples charged to this owner.
+    pub owner: Option<String>,
+    /// Root at the top.
+    pub icicle: bool,
+    /// Title; default names the inputs and the sample type.
+    pub title: Option<String>,
+    /// Frames narrower than this many pixels (of 1200) are left out; default 0.1.
+    pub min_width: Option<f64>,
+    /// A rules file added before the built-in rules.
+    pub rules: Option<std::path::PathBuf>,
+    /// Where to write; `None` writes to the output stream.
+    pub output: Option<std::path::PathBuf>,
+}
+
+/// What `convert` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConvertTo {
+    /// A gzipped pprof protobuf (`profile.proto`), symbolized.
+    #[default]
+    Pprof,
+    /// Folded stacks (`root;...;leaf value`) of one sample type.
+    Folded,
+}
+
+/// Options of `convert`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ConvertOptions {
+    /// Output format.
+    pub to: ConvertTo,
+    /// Sample type for folded stacks; empty selects the profile's default.
+    pub sample_type: String,
+    /// Where to write; `None` writes to the output stream.
+    pub output: Option<std::path::PathBuf>,
 }
 
 /// Options of `series`.
@@ -289,6 +338,29 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
             }
             .map_err(Error::Output)?;
         }
+        Command::Flamegraph(opts) => {
+            let rules = load_rules(opts.rules.as_deref())?;
+            let (new, index) = load(config, &config.inputs, &opts.sample_type, &mut summary)?;
+            let svg = flamegraph_svg(config, opts, &rules, &new, index, &mut summary)?;
+            write_to(opts.output.as_deref(), out, &svg)?;
+        }
+        Command::Convert(opts) => {
+            let mut bytes = Vec::new();
+            match opts.to {
+                ConvertTo::Pprof => {
+                    let (merged, _) = load(config, &config.inputs, "", &mut summary)?;
+                    render::pprof::write_pprof(&mut bytes, &merged)
+                }
+                ConvertTo::Folded => {
+                    let (merged, index) =
+                        load(config, &config.inputs, &opts.sample_type, &mut summary)?;
+                    let folded = render::folded::fold(&merged, index, |_| true);
+                    render::folded::write_folded(&mut bytes, &folded)
+                }
+            }
+            .map_err(Error::Output)?;
+            write_to(opts.output.as_deref(), out, &bytes)?;
+        }
         Command::Rules(opts) => {
             let rules = load_rules(opts.rules.as_deref())?;
             let text = match config.format {
@@ -301,6 +373,84 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
         }
     }
     Ok(summary)
+}
+
+/// Writes `bytes` to `path`, or to `out` when there is none.
+fn write_to(path: Option<&std::path::Path>, out: &mut dyn Write, bytes: &[u8]) -> Result<()> {
+    match path {
+        Some(p) => std::fs::write(p, bytes).map_err(|source| Error::Write {
+            path: p.display().to_string(),
+            source,
+        }),
+        None => out.write_all(bytes).map_err(Error::Output),
+    }
+}
+
+/// The SVG of `flamegraph` (plain, or differential with a base).
+fn flamegraph_svg(
+    config: &Config,
+    opts: &FlamegraphOptions,
+    rules: &attribute::RuleSet,
+    new: &Profile,
+    index: usize,
+    summary: &mut Summary,
+) -> Result<Vec<u8>> {
+    let flame =
+        analysis::flame::flame(new, index, rules, opts.owner.as_deref()).map_err(Error::Usage)?;
+    let st = &new.sample_types[index];
+    let count_name = render::units::count_name(&st.unit);
+    let mut svg_opts = render::flamegraph::SvgOptions {
+        count_name: count_name.to_string(),
+        icicle: opts.icicle,
+        ..Default::default()
+    };
+    if let Some(w) = opts.min_width {
+        svg_opts.min_width = w;
+    }
+    let what = match &opts.owner {
+        Some(o) => format!("{}, owner {o}", st.kind),
+        None => st.kind.clone(),
+    };
+    let mut svg = Vec::new();
+    if opts.base.is_empty() {
+        svg_opts.title = opts.title.clone().unwrap_or_else(|| {
+            format!(
+                "{what} of {}: {}",
+                render::text::files_label(&config.inputs),
+                render::units::scaled(flame.total, &st.unit)
+            )
+        });
+        svg_opts.legend = flame
+            .owners
+            .iter()
+            .map(|(o, v)| (o.clone(), render::units::scaled(*v, &st.unit)))
+            .collect();
+        render::flamegraph::write_svg(&mut svg, &flame.folded, &flame.frame_owners, &svg_opts)
+    } else {
+        let (base, base_index) = load(config, &opts.base, &st.kind, summary)?;
+        let base_flame =
+            analysis::flame::flame(&base, base_index, rules, None).map_err(Error::Usage)?;
+        let base_folded = match &opts.owner {
+            Some(o) => analysis::flame::flame(&base, base_index, rules, Some(o))
+                .map(|f| f.folded)
+                .unwrap_or_default(),
+            None => base_flame.folded,
+        };
+        let delta = flame
+            .total
+            .saturating_sub(base_folded.values().sum::<i64>());
+        svg_opts.title = opts.title.clone().unwrap_or_else(|| {
+            format!(
+                "{what}, {} -> {}: {} (red grew, blue shrank)",
+                render::text::files_label(&opts.base),
+                render::text::files_label(&config.inputs),
+                render::text::signed(delta, &st.unit)
+            )
+        });
+        render::flamegraph::write_diff_svg(&mut svg, &base_folded, &flame.folded, &svg_opts)
+    }
+    .map_err(Error::Output)?;
+    Ok(svg)
 }
 
 /// Reads and merges the inputs, symbolizes them as configured, and picks the

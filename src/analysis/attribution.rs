@@ -124,7 +124,7 @@ pub fn attribution(
         add(&mut kind_values, kind, v);
         add(&mut cells, (owner, kind), v);
         if stacks > 0 {
-            let names = frame_names(profile, sample);
+            let names = profile.stack_names(sample);
             let path = short_path(&frames, &names);
             add(&mut paths, (owner, path), v);
         }
@@ -210,18 +210,6 @@ fn share(value: i64, total: i64) -> f64 {
     } else {
         value as f64 / total as f64
     }
-}
-
-/// Display names of a sample's frames, leaf first, one per frame exactly as
-/// [`Labeller::frames`] produces frames.
-fn frame_names(profile: &Profile, sample: &crate::profile::Sample) -> Vec<String> {
-    let mut out = Vec::new();
-    for &id in &sample.locations {
-        if let Some(loc) = profile.location(id) {
-            out.extend(profile.location_names(loc));
-        }
-    }
-    out
 }
 
 /// The short path of a stack (see [`PathRow::path`]): the owner's entry

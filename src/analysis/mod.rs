@@ -5,6 +5,7 @@
 
 pub mod attribution;
 pub mod diff;
+pub mod flame;
 pub mod info;
 pub mod series;
 pub mod top;

@@ -8,9 +8,21 @@
 //! address outside every mapping, or in an anonymous one, is shown as bare hex.
 //! A frame is never shown as a bare `[module]`.
 
-use super::{Location, Profile};
+use super::{Location, Profile, Sample};
 
 impl Profile {
+    /// The frame names of a sample's stack, **leaf first**, inlined frames
+    /// expanded (one name per frame, as attribution sees frames).
+    pub fn stack_names(&self, sample: &Sample) -> Vec<String> {
+        let mut out = Vec::with_capacity(sample.locations.len());
+        for &id in &sample.locations {
+            if let Some(loc) = self.location(id) {
+                out.extend(self.location_names(loc));
+            }
+        }
+        out
+    }
+
     /// The frame names of one location, innermost inlined frame first.
     pub fn location_names(&self, loc: &Location) -> Vec<String> {
         let named: Vec<String> = loc

@@ -2,8 +2,8 @@
 //! Go's runtime and tcmalloc's `/heap_dump`. Gzip is removed before this
 //! reader runs (see [`super::parse`]).
 //!
-//! The prost types are generated from `proto/profile.proto` at build time and
-//! never leave this module. Every string index and every id is checked, so a
+//! The prost types (`crate::proto`) are used only here and in the writer,
+//! `render::pprof`. Every string index and every id is checked, so a
 //! corrupt file is an error, never a panic. Addresses are taken as call sites
 //! (pprof writers have already moved return addresses back into the call).
 
@@ -17,10 +17,7 @@ use crate::profile::{
     Location, LocationId, Mapping, MappingId, Profile, RuntimeAddr, Sample, Source, ValueType,
 };
 
-#[allow(missing_docs, unreachable_pub, clippy::all)]
-mod proto {
-    include!(concat!(env!("OUT_DIR"), "/perftools.profiles.rs"));
-}
+use crate::proto;
 
 /// Decodes a protobuf; `Err(None)` when the bytes are not a protobuf at all.
 pub(crate) fn parse(data: &[u8]) -> Result<Profile, Option<ParseError>> {

@@ -3,7 +3,10 @@
 //! One function per output. Numbers are formatted here (never in callers),
 //! with pprof's units and percentages so that pprof users read them at once.
 
+pub mod flamegraph;
+pub mod folded;
 pub mod json;
 pub mod markdown;
+pub mod pprof;
 pub mod text;
 pub mod units;

@@ -30,6 +30,16 @@ pub fn scaled(value: i64, unit: &str) -> String {
     format!("{text}{name}")
 }
 
+/// What a value of `unit` counts, for a flamegraph's tooltips: `bytes`, or
+/// `objects` for counts.
+pub fn count_name(unit: &str) -> &str {
+    match unit {
+        "bytes" => "bytes",
+        "count" | "" => "objects",
+        other => other,
+    }
+}
+
 /// `value` as a share of `total`, pprof style: `  100%`, `97.84%`, ` 0.05%`.
 pub fn percentage(value: i64, total: i64) -> String {
     let ratio = if total == 0 {

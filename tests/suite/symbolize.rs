@@ -31,7 +31,7 @@ const OWN_FILES: [&str; 3] = ["mini-envoy", "libmini_envoy_ext.so", "liblua5.1.s
 
 /// Our stacks in pprof's `-traces` spelling: innermost frame first, inline
 /// frames marked ` (inline)`, unnamed frames as `[module]`.
-fn our_traces(p: &Profile) -> Vec<Vec<String>> {
+pub(super) fn our_traces(p: &Profile) -> Vec<Vec<String>> {
     p.samples
         .iter()
         .map(|s| {
@@ -58,7 +58,7 @@ fn our_traces(p: &Profile) -> Vec<Vec<String>> {
 }
 
 /// The stacks of a `pprof -traces` file.
-fn pprof_traces(text: &str) -> Vec<Vec<String>> {
+pub(super) fn pprof_traces(text: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     let mut current: Option<Vec<String>> = None;
     for line in text.lines() {
@@ -90,7 +90,7 @@ fn pprof_traces(text: &str) -> Vec<Vec<String>> {
     out
 }
 
-fn compare(ours: Vec<Vec<String>>, theirs: Vec<Vec<String>>, what: &str) {
+pub(super) fn compare(ours: Vec<Vec<String>>, theirs: Vec<Vec<String>>, what: &str) {
     let count = |v: Vec<Vec<String>>| {
         let mut m: BTreeMap<Vec<String>, usize> = BTreeMap::new();
         for s in v {
