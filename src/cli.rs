@@ -7,8 +7,25 @@ use heapcost::analysis::top::TopSort;
 use heapcost::symbolize::{self, NameStyle};
 use heapcost::{
     AttributeOptions, Command, Config, ConvertOptions, ConvertTo, DiffOptions, FlamegraphOptions,
-    OutputFormat, RulesOptions, SeriesOptions, TopOptions,
+    OutputFormat, ReportOptions, RulesOptions, SeriesOptions, TopOptions,
 };
+
+/// The command line as run, quoted where a shell would need it.
+fn command_line() -> String {
+    std::env::args()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+            {
+                a
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 /// Which Envoy filter owns the heap? Reads gperftools, jemalloc, Go and pprof heap profiles.
 #[derive(Debug, Parser)]
@@ -165,6 +182,47 @@ base (red grew, blue shrank). --owner keeps only the stacks charged to one owner
         /// Write the SVG here (default: stdout).
         #[arg(long, short = 'o', value_name = "FILE", help_heading = "Output")]
         output: Option<PathBuf>,
+    },
+    /// One self-contained HTML report (tables, charts, flamegraphs); Markdown and JSON summaries.
+    #[command(
+        long_about = "Write one self-contained HTML file (no network, opens from file://) with \
+the headline numbers, the owner and kind tables and their matrix with bars, the top functions, \
+growth from --base, the snapshot chart when several profiles are given, the flamegraph (and the \
+differential one with --base), warnings in plain words, and provenance (inputs, binaries and build \
+ids, version, command line).\n\n\
+Several profiles are successive snapshots of one process, taken in the numeric order of their \
+file names: the tables and the flamegraph show the last one, the chart all of them; growth is from \
+--base (merged) or else from the first snapshot.\n\n\
+--markdown FILE writes the pull-request summary (GitHub-flavoured, always under 65,000 \
+characters), --json FILE the whole view for machines. --memory FILE (Envoy's admin /memory JSON) \
+and --rss BYTES add what the heap profile cannot see: allocator overhead and memory mapped outside \
+tcmalloc (LuaJIT, V8)."
+    )]
+    Report {
+        /// Base profiles to compare the last snapshot with (repeatable: merged).
+        #[arg(long, value_name = "BASE", help_heading = "Input")]
+        base: Vec<String>,
+        #[command(flatten)]
+        input: Input,
+        #[command(flatten)]
+        sample: SampleTypeArg,
+        #[command(flatten)]
+        rules: RulesArg,
+        /// Envoy's admin /memory output (JSON), to show the memory the profile does not see.
+        #[arg(long, value_name = "FILE", help_heading = "Input")]
+        memory: Option<PathBuf>,
+        /// The process's resident set size in bytes (e.g. from /proc/PID/status VmRSS x 1024).
+        #[arg(long, value_name = "BYTES", help_heading = "Input")]
+        rss: Option<u64>,
+        /// The HTML file to write.
+        #[arg(long, short = 'o', value_name = "FILE", help_heading = "Output")]
+        output: PathBuf,
+        /// Also write the pull-request summary (Markdown) here.
+        #[arg(long, value_name = "FILE", help_heading = "Output")]
+        markdown: Option<PathBuf>,
+        /// Also write the whole view as JSON here.
+        #[arg(long, value_name = "FILE", help_heading = "Output")]
+        json: Option<PathBuf>,
     },
     /// Write the inputs, merged and symbolized, as a pprof protobuf (default) or folded stacks.
     #[command(
@@ -431,6 +489,29 @@ impl From<Sub> for Config {
                 opts.min_width = Some(min_width);
                 opts.output = output;
                 (Command::Flamegraph(opts), input, Output::default())
+            }
+            Sub::Report {
+                base,
+                input,
+                sample,
+                rules,
+                memory,
+                rss,
+                output,
+                markdown,
+                json,
+            } => {
+                let mut opts = ReportOptions::default();
+                opts.base = base;
+                opts.sample_type = sample.sample_type.unwrap_or_default();
+                opts.rules = rules.rules;
+                opts.memory = memory;
+                opts.rss = rss;
+                opts.output = output;
+                opts.markdown = markdown;
+                opts.json = json;
+                opts.command_line = command_line();
+                (Command::Report(opts), input, Output::default())
             }
             Sub::Convert {
                 input,

@@ -29,14 +29,17 @@ pub mod analysis;
 pub mod attribute;
 pub mod error;
 pub mod profile;
+mod progress;
 mod proto;
 pub mod read;
 pub mod render;
+mod report;
 pub mod symbolize;
 
 use std::io::Write;
 
 pub use error::{Error, Result};
+pub use report::ReportOptions;
 
 use analysis::info::info;
 use analysis::top::{TopSort, top};
@@ -55,6 +58,8 @@ pub struct Config {
     /// How to symbolize; `None` leaves frames as `module+0xoffset`. Default:
     /// look at the recorded paths only.
     pub symbolize: Option<symbolize::Options>,
+    /// Draw progress bars on stderr for long work. Default: false.
+    pub progress: bool,
 }
 
 impl Config {
@@ -65,6 +70,7 @@ impl Config {
             inputs,
             format: OutputFormat::Text,
             symbolize: Some(symbolize::Options::default()),
+            progress: false,
         }
     }
 }
@@ -89,6 +95,8 @@ pub enum Command {
     Flamegraph(FlamegraphOptions),
     /// The inputs, merged and symbolized, as a pprof protobuf or folded stacks.
     Convert(ConvertOptions),
+    /// The self-contained HTML report (and its Markdown and JSON forms).
+    Report(ReportOptions),
 }
 
 /// Options of `flamegraph`.
@@ -343,6 +351,10 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
             let (new, index) = load(config, &config.inputs, &opts.sample_type, &mut summary)?;
             let svg = flamegraph_svg(config, opts, &rules, &new, index, &mut summary)?;
             write_to(opts.output.as_deref(), out, &svg)?;
+        }
+        Command::Report(opts) => {
+            let rules = load_rules(opts.rules.as_deref())?;
+            report::run_report(config, opts, &rules, &mut summary)?;
         }
         Command::Convert(opts) => {
             let mut bytes = Vec::new();

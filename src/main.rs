@@ -13,7 +13,8 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let quiet = cli.quiet;
-    let config: heapcost::Config = cli.command.into();
+    let mut config: heapcost::Config = cli.command.into();
+    config.progress = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let result = heapcost::run(&config, &mut out).and_then(|summary| {

@@ -7,5 +7,6 @@ pub mod attribution;
 pub mod diff;
 pub mod flame;
 pub mod info;
+pub mod report;
 pub mod series;
 pub mod top;

@@ -8,6 +8,7 @@
 //! formats' header totals kept beside the sums of their listed stacks.
 
 pub mod detect;
+pub mod envoy_memory;
 mod gperftools;
 mod jemalloc;
 pub(crate) mod maps;

@@ -90,6 +90,8 @@ pub struct SvgOptions {
     pub legend: Vec<(String, String)>,
     /// No JavaScript (for byte-stable test output). Default: false.
     pub no_javascript: bool,
+    /// Fixed width in pixels; `None` fills the window (inferno's fluid mode).
+    pub image_width: Option<usize>,
 }
 
 impl Default for SvgOptions {
@@ -101,6 +103,7 @@ impl Default for SvgOptions {
             min_width: 0.1,
             legend: Vec::new(),
             no_javascript: false,
+            image_width: None,
         }
     }
 }
@@ -117,6 +120,7 @@ fn options<'a>(opts: &SvgOptions, palette: Option<&'a mut PaletteMap>) -> Option
     o.min_width = opts.min_width;
     o.deterministic = true;
     o.no_javascript = opts.no_javascript;
+    o.image_width = opts.image_width;
     o.bgcolors = Some(BackgroundColor::Flat(Color {
         r: 250,
         g: 250,
@@ -140,6 +144,7 @@ pub fn write_svg(
     opts: &SvgOptions,
 ) -> std::io::Result<()> {
     let mut palette = PaletteMap::default();
+    palette.insert("all", color(UNOWNED));
     for stack in folded.keys() {
         for frame in stack.split(';') {
             if palette.get(frame).is_none() {

@@ -302,3 +302,182 @@ pub fn write_series(
     writeln!(out, "</details>")?;
     Ok(())
 }
+
+/// The most characters a GitHub comment may hold (65,536), with room to spare.
+pub const COMMENT_LIMIT: usize = 65_000;
+
+/// Longest frame name or path kept in a summary table cell.
+const NAME_LIMIT: usize = 300;
+
+fn clipped(text: &str) -> String {
+    if text.chars().count() <= NAME_LIMIT {
+        return cell(text);
+    }
+    let cut: String = text.chars().take(NAME_LIMIT).collect();
+    format!("{}…", cell(&cut))
+}
+
+/// The report's pull-request summary: headline, warnings, the memory gap,
+/// owners, growth from the base, snapshots and top functions. Always under
+/// [`COMMENT_LIMIT`] characters: names are clipped, tables are cut, and a
+/// last line says so when the text had to be cut.
+pub fn report_summary(r: &crate::analysis::report::Report) -> String {
+    use super::text::{signed, signed_share};
+    use std::fmt::Write as _;
+    let unit = r.unit.as_str();
+    let a = &r.attribution;
+    let mut s = String::new();
+    let _ = writeln!(s, "### heapcost report");
+    let _ = writeln!(s);
+    let inputs: Vec<String> = r.provenance.inputs.iter().map(|f| f.path.clone()).collect();
+    let _ = write!(
+        s,
+        "`{}`: **{}** {}",
+        super::text::files_label(&inputs).replace('`', ""),
+        scaled(r.total, unit),
+        r.sample_type
+    );
+    if let (Some(g), Some(from)) = (r.growth, &r.growth_from) {
+        let _ = write!(s, ", **{}** from the {from}", signed(g, unit));
+        if let Some(d) = &r.diff {
+            let _ = write!(s, " ({})", signed_share(&d.total));
+        }
+    }
+    if let Some(series) = &r.series {
+        let _ = write!(
+            s,
+            "; peak {} (snapshot {} of {})",
+            scaled(r.peak, unit),
+            r.peak_index + 1,
+            series.snapshots.len()
+        );
+    }
+    if let Some(o) = a.owners.first() {
+        let _ = write!(
+            s,
+            ". Largest owner: **{}**, {} ({})",
+            cell(&o.name),
+            scaled(o.value, unit),
+            share_text(o.share)
+        );
+    }
+    let _ = writeln!(s, ".");
+    for w in r.warnings.iter().take(10) {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "> **Warning:** {}", clipped(w));
+    }
+    if let Some(m) = &r.memory {
+        let _ = writeln!(s);
+        for line in &m.sentences {
+            let _ = writeln!(s, "{}", cell(line));
+            let _ = writeln!(s);
+        }
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "| Owner | {} | share | heaviest path |", r.sample_type);
+    let _ = writeln!(s, "|---|---:|---:|---|");
+    for o in a.owners.iter().take(25) {
+        let path = o
+            .top_stacks
+            .first()
+            .map(|p| clipped(&p.path.join(" > ")))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {path} |",
+            cell(&o.name),
+            scaled(o.value, unit),
+            share_text(o.share)
+        );
+    }
+    if let Some(d) = &r.diff {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "| Owner | base | new | delta | delta % |");
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|");
+        for row in d.owners.iter().filter(|x| x.delta != 0).take(25) {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                cell(&row.name),
+                scaled(row.base, unit),
+                scaled(row.new, unit),
+                signed(row.delta, unit),
+                signed_share(row)
+            );
+        }
+    }
+    if let Some(series) = &r.series {
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "<details><summary>{} snapshots</summary>",
+            series.snapshots.len()
+        );
+        let _ = writeln!(s);
+        let _ = writeln!(s, "| # | snapshot | total | growth |");
+        let _ = writeln!(s, "|---:|---|---:|---:|");
+        for (i, x) in series.snapshots.iter().enumerate().take(200) {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} |",
+                i + 1,
+                clipped(&x.path),
+                scaled(x.total, unit),
+                if i == 0 {
+                    String::new()
+                } else {
+                    signed(x.growth, unit)
+                }
+            );
+        }
+        let _ = writeln!(s);
+        let _ = writeln!(s, "</details>");
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "<details><summary>Top functions</summary>");
+    let _ = writeln!(s);
+    let _ = writeln!(s, "| flat | flat% | cum | cum% | function |");
+    let _ = writeln!(s, "|---:|---:|---:|---:|---|");
+    for f in r.top_functions.iter().take(25) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            scaled(f.flat, unit),
+            super::units::percentage(f.flat, r.total).trim(),
+            scaled(f.cum, unit),
+            super::units::percentage(f.cum, r.total).trim(),
+            clipped(&f.name)
+        );
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "</details>");
+    fit_comment(s)
+}
+
+/// Cuts `text` at a line boundary so it stays under [`COMMENT_LIMIT`]
+/// characters, saying so in a last line.
+pub fn fit_comment(text: String) -> String {
+    if text.chars().count() <= COMMENT_LIMIT {
+        return text;
+    }
+    let note = "\n… (cut to fit a pull-request comment; the HTML report has everything)\n";
+    let budget = COMMENT_LIMIT - note.chars().count() - "\n</details>\n".len();
+    let mut out = String::new();
+    let mut used = 0;
+    for line in text.lines() {
+        let n = line.chars().count() + 1;
+        if used + n > budget {
+            break;
+        }
+        out.push_str(line);
+        out.push('\n');
+        used += n;
+    }
+    if out.contains("<details>")
+        && out.matches("<details>").count() > out.matches("</details>").count()
+    {
+        out.push_str("\n</details>\n");
+    }
+    out.push_str(note);
+    out
+}

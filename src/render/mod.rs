@@ -5,6 +5,7 @@
 
 pub mod flamegraph;
 pub mod folded;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod pprof;

@@ -1,5 +1,6 @@
 mod attribute;
 mod bad_input;
+mod browser;
 mod cli;
 mod common;
 mod corpus;
