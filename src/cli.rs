@@ -223,6 +223,18 @@ tcmalloc (LuaJIT, V8)."
         /// Also write the whole view as JSON here.
         #[arg(long, value_name = "FILE", help_heading = "Output")]
         json: Option<PathBuf>,
+        /// Largest size of each embedded flamegraph, in bytes.
+        #[arg(
+            long,
+            value_name = "BYTES",
+            default_value_t = 4 << 20,
+            help_heading = "Output",
+            long_help = "Largest size of each embedded flamegraph SVG, in bytes (default 4 MiB, so \
+that the whole report stays under 10 MB and opens in a browser whatever the input). Frames \
+narrower than 0.1 px are always left out; when the SVG is still larger, the threshold is doubled \
+until it fits, and the report says which frames were left out."
+        )]
+        flamegraph_budget: usize,
     },
     /// Write the inputs, merged and symbolized, as a pprof protobuf (default) or folded stacks.
     #[command(
@@ -500,8 +512,10 @@ impl From<Sub> for Config {
                 output,
                 markdown,
                 json,
+                flamegraph_budget,
             } => {
                 let mut opts = ReportOptions::default();
+                opts.max_flamegraph_bytes = flamegraph_budget;
                 opts.base = base;
                 opts.sample_type = sample.sample_type.unwrap_or_default();
                 opts.rules = rules.rules;

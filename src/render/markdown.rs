@@ -330,10 +330,17 @@ pub fn report_summary(r: &crate::analysis::report::Report) -> String {
     let _ = writeln!(s, "### heapcost report");
     let _ = writeln!(s);
     let inputs: Vec<String> = r.provenance.inputs.iter().map(|f| f.path.clone()).collect();
+    let label = match (&r.series, inputs.last()) {
+        (Some(series), Some(last)) => format!(
+            "`{}` (last of {} snapshots)",
+            last.replace('`', ""),
+            series.snapshots.len()
+        ),
+        _ => format!("`{}`", super::text::files_label(&inputs).replace('`', "")),
+    };
     let _ = write!(
         s,
-        "`{}`: **{}** {}",
-        super::text::files_label(&inputs).replace('`', ""),
+        "{label}: **{}** {}",
         scaled(r.total, unit),
         r.sample_type
     );
@@ -416,7 +423,7 @@ pub fn report_summary(r: &crate::analysis::report::Report) -> String {
         let _ = writeln!(s);
         let _ = writeln!(s, "| # | snapshot | total | growth |");
         let _ = writeln!(s, "|---:|---|---:|---:|");
-        for (i, x) in series.snapshots.iter().enumerate().take(200) {
+        for (i, x) in series.snapshots.iter().enumerate() {
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} |",
