@@ -149,12 +149,14 @@ pub(crate) fn run_report(
     let kind = last.sample_types[index].kind.clone();
     let unit = last.sample_types[index].unit.clone();
     let mut views = Vec::with_capacity(profiles.len());
-    for (p, path) in profiles.iter().zip(&paths) {
+    for (n, (p, path)) in profiles.iter().zip(&paths).enumerate() {
         let i = p
             .sample_type_index(&kind)
             .map_err(|why| Error::SampleType(format!("{path}: {why}")))?;
         summary.warnings.extend(crate::truncation_warning(p, i));
-        views.push(analysis::attribution::attribution(p, i, rules, 3).0);
+        // Heaviest paths only for the last snapshot, the one the tables show.
+        let stacks = if n + 1 == paths.len() { 3 } else { 0 };
+        views.push(analysis::attribution::attribution(p, i, rules, stacks).0);
     }
     let view = views
         .last()

@@ -106,6 +106,11 @@ pub fn attribution(
     let mut cells: FxHashMap<(u32, u32), i64> = FxHashMap::default();
     let mut paths: FxHashMap<(u32, Vec<String>), i64> = FxHashMap::default();
     let (mut total, mut named_value, mut named_samples) = (0i64, 0i64, 0usize);
+    let table = if stacks > 0 {
+        profile.location_name_table()
+    } else {
+        Vec::new()
+    };
     for sample in &profile.samples {
         labeller.frames(sample.locations.iter().copied(), &mut frames);
         let (owner, kind) = labeller.decide(&frames);
@@ -124,7 +129,7 @@ pub fn attribution(
         add(&mut kind_values, kind, v);
         add(&mut cells, (owner, kind), v);
         if stacks > 0 {
-            let names = profile.stack_names(sample);
+            let names = Profile::stack_names_from(&table, sample);
             let path = short_path(&frames, &names);
             add(&mut paths, (owner, path), v);
         }

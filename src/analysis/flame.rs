@@ -35,6 +35,7 @@ pub fn flame(
     let mut flame = Flame::default();
     let mut owner_values: HashMap<u32, i64> = HashMap::new();
     let mut found = only.is_none();
+    let table = profile.location_name_table();
     for sample in &profile.samples {
         let v = sample.values.get(index).copied().unwrap_or(0);
         if v == 0 {
@@ -52,7 +53,7 @@ pub fn flame(
             }
             found = true;
         }
-        let names = profile.stack_names(sample);
+        let names = Profile::stack_names_from(&table, sample);
         if names.len() == frames.len() {
             for (name, f) in names.iter().zip(&frames) {
                 if let Some((label, _)) = f.owner

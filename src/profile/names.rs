@@ -23,6 +23,26 @@ impl Profile {
         out
     }
 
+    /// The names of every location, by [`LocationId`](super::LocationId):
+    /// for code that names many stacks, so each location is named once.
+    pub fn location_name_table(&self) -> Vec<Vec<String>> {
+        self.locations
+            .iter()
+            .map(|l| self.location_names(l))
+            .collect()
+    }
+
+    /// [`Profile::stack_names`] from a [`Profile::location_name_table`].
+    pub fn stack_names_from(table: &[Vec<String>], sample: &Sample) -> Vec<String> {
+        let mut out = Vec::with_capacity(sample.locations.len());
+        for id in &sample.locations {
+            if let Some(names) = table.get(id.0 as usize) {
+                out.extend(names.iter().cloned());
+            }
+        }
+        out
+    }
+
     /// The frame names of one location, innermost inlined frame first.
     pub fn location_names(&self, loc: &Location) -> Vec<String> {
         let named: Vec<String> = loc

@@ -50,12 +50,13 @@ pub fn fold_names(names: &[String]) -> String {
 /// (a diff written as a profile) are kept.
 pub fn fold(profile: &Profile, index: usize, keep: impl Fn(usize) -> bool) -> Folded {
     let mut folded = Folded::new();
+    let table = profile.location_name_table();
     for (i, sample) in profile.samples.iter().enumerate() {
         let v = sample.values.get(index).copied().unwrap_or(0);
         if v == 0 || !keep(i) {
             continue;
         }
-        let line = fold_names(&profile.stack_names(sample));
+        let line = fold_names(&Profile::stack_names_from(&table, sample));
         let e = folded.entry(line).or_insert(0);
         *e = e.saturating_add(v);
     }
