@@ -4,7 +4,9 @@
 //! form) built by one function from a [`Profile`](crate::profile::Profile).
 
 pub mod attribution;
+pub mod budgets;
 pub mod diff;
+pub mod gate;
 pub mod info;
 pub mod series;
 pub mod top;
