@@ -3,6 +3,8 @@
 //! One function per output. Numbers are formatted here (never in callers),
 //! with pprof's units and percentages so that pprof users read them at once.
 
+pub mod ci;
+pub mod gate;
 pub mod json;
 pub mod markdown;
 pub mod text;
