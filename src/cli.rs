@@ -10,6 +10,9 @@ use heapcost::{
     TopOptions,
 };
 
+mod gate;
+use gate::{GateLimits, GateReports, gate_options};
+
 /// Which Envoy filter owns the heap? Reads gperftools, jemalloc, Go and pprof heap profiles.
 #[derive(Debug, Parser)]
 #[command(name = "heapcost", version, about, long_about = None, propagate_version = true)]
@@ -122,6 +125,48 @@ started are flagged as leak suspects."
         sample: SampleTypeArg,
         #[command(flatten)]
         rules: RulesArg,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// CI verdict: --base runs against PROFILE runs, checked against budgets; exit 0 pass, 1 regression, 2 bad input.
+    #[command(
+        long_about = "The CI memory-regression gate. Compares the base runs (--base, \
+repeatable: one dump per load-test run of the base branch) with the runs given (the pull \
+request's), checks every limit, prints a verdict table (limit, base, new, delta, status) and \
+exits with 0 when every limit holds, 1 when any is broken, 2 on bad input or usage.\n\n\
+Each run is read and attributed on its own; on each side, every value (the total, each owner, \
+each kind, each stack) is the median over that side's runs (a run without the owner counts 0): \
+with three runs per side one outlier run changes nothing; with two, the median is their mean.\n\n\
+Limits come from --budgets FILE (TOML: sample_type, noise_floor, [total] max_growth and max, \
+[owners] and [kinds]: NAME = LIMIT or a list of limits) and from the flags below, which \
+replace the file's limits of the same name. LIMIT: \"64MiB\" caps the new value, \"+8MiB\" \
+bounds the growth, \"+10%\" or \"10%\" bounds the growth relative to the base. Sizes: B, \
+KiB/KB/K, MiB/MB/M, GiB/GB/G, TiB/TB/T, all powers of 1024, fractions allowed (1.5GB); for \
+object counts (inuse_objects, alloc_objects) limits are plain numbers. An owner or kind no \
+rule defines and no input has is an error (exit 2) with a \"did you mean\". See docs/ci.md."
+    )]
+    Gate {
+        /// A base profile: one run of the base branch (repeatable).
+        #[arg(
+            long,
+            required = true,
+            value_name = "BASE",
+            help_heading = "Input",
+            long_help = "A profile of the base branch: one run (repeatable). Runs are not \
+summed: each is attributed on its own and every value is the median over the runs of its side. \
+The profiles given (PROFILE) are the other side, the same way."
+        )]
+        base: Vec<String>,
+        #[command(flatten)]
+        input: Input,
+        #[command(flatten)]
+        sample: SampleTypeArg,
+        #[command(flatten)]
+        rules: RulesArg,
+        #[command(flatten)]
+        limits: GateLimits,
+        #[command(flatten)]
+        reports: GateReports,
         #[command(flatten)]
         output: Output,
     },
@@ -346,6 +391,19 @@ impl From<Sub> for Config {
                 opts.sample_type = sample.sample_type.unwrap_or_default();
                 opts.rules = rules.rules;
                 (Command::Series(opts), input, output)
+            }
+            Sub::Gate {
+                base,
+                input,
+                sample,
+                rules,
+                limits,
+                reports,
+                output,
+            } => {
+                let summary = std::env::var_os("GITHUB_STEP_SUMMARY");
+                let opts = gate_options(base, sample, rules, &limits, reports, summary);
+                (Command::Gate(Box::new(opts)), input, output)
             }
             Sub::Rules { rules, format } => {
                 let mut opts = RulesOptions::default();
