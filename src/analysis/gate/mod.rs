@@ -14,15 +14,21 @@
 //! change (new - base, either sign) is smaller than the noise floor passes
 //! as [`Status::Noise`]. The verdict fails when any check fails.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod combine;
+mod validate;
+
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::attribution::{AttributionView, LabelRow, PathRow};
-use super::budgets::{Amount, Bound, Budget, Budgets, Limit, Origin};
+use super::attribution::AttributionView;
+use super::budgets::{Bound, Budgets, Limit, Origin};
 use super::diff::{Diff, DiffRow, compare};
-use crate::attribute::{self, Column, RuleSet};
+use crate::attribute::RuleSet;
 use crate::error::{Error, Result};
+pub use combine::{combine, median};
+use validate::{check_named, check_names, check_units};
+pub use validate::{did_you_mean, known_names};
 
 /// One run (one profile) of a side.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -312,92 +318,6 @@ fn check(scope: Scope, row: &DiffRow, limit: &Limit, floor: i64) -> Check {
     }
 }
 
-/// The median of `values` (sorted here); the mean of the middle two,
-/// rounded down, for an even count; 0 for none.
-pub fn median(values: &mut [i64]) -> i64 {
-    values.sort_unstable();
-    let n = values.len();
-    match n {
-        0 => 0,
-        _ if n % 2 == 1 => values[n / 2],
-        _ => {
-            let sum = i128::from(values[n / 2 - 1]) + i128::from(values[n / 2]);
-            i64::try_from(sum.div_euclid(2)).unwrap_or(i64::MAX)
-        }
-    }
-}
-
-/// One view whose every value (total, owners, kinds, short paths) is the
-/// median over `views`, missing counting 0. Rows whose median is 0 are
-/// left out; the matrix is left empty.
-pub fn combine(views: &[AttributionView]) -> AttributionView {
-    let n = views.len();
-    let mut totals: Vec<i64> = views.iter().map(|v| v.total).collect();
-    let total = median(&mut totals);
-    let rows = |pick: fn(&AttributionView) -> &Vec<LabelRow>| {
-        let mut values: BTreeMap<&str, (Option<attribute::Tier>, Vec<i64>)> = BTreeMap::new();
-        let mut paths: BTreeMap<(&str, &[String]), Vec<i64>> = BTreeMap::new();
-        for (i, v) in views.iter().enumerate() {
-            for r in pick(v) {
-                let e = values
-                    .entry(&r.name)
-                    .or_insert_with(|| (r.tier, vec![0; n]));
-                e.1[i] = r.value;
-                for p in &r.top_stacks {
-                    paths
-                        .entry((&r.name, &p.path))
-                        .or_insert_with(|| vec![0; n])[i] = p.value;
-                }
-            }
-        }
-        let mut stacks: BTreeMap<&str, Vec<PathRow>> = BTreeMap::new();
-        for ((owner, path), mut v) in paths {
-            let value = median(&mut v);
-            if value != 0 {
-                stacks.entry(owner).or_default().push(PathRow {
-                    path: path.to_vec(),
-                    value,
-                });
-            }
-        }
-        let mut out: Vec<LabelRow> = values
-            .into_iter()
-            .filter_map(|(name, (tier, mut v))| {
-                let value = median(&mut v);
-                let mut top_stacks = stacks.remove(name).unwrap_or_default();
-                top_stacks.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.path.cmp(&b.path)));
-                (value != 0 || !top_stacks.is_empty()).then(|| LabelRow {
-                    name: name.to_string(),
-                    tier,
-                    value,
-                    share: if total == 0 {
-                        0.0
-                    } else {
-                        value as f64 / total as f64
-                    },
-                    top_stacks,
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.name.cmp(&b.name)));
-        out
-    };
-    let first = views.first();
-    AttributionView {
-        sample_type: first.map(|v| v.sample_type.clone()).unwrap_or_default(),
-        unit: first.map(|v| v.unit.clone()).unwrap_or_default(),
-        total,
-        owners: rows(|v| &v.owners),
-        kinds: rows(|v| &v.kinds),
-        matrix: Vec::new(),
-        named_share: views
-            .iter()
-            .map(|v| v.named_share)
-            .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.min(s))))
-            .unwrap_or(0.0),
-    }
-}
-
 /// The short paths of the combined sides whose value grew, by at least the
 /// noise floor, largest growth first.
 fn growing_stacks(base: &AttributionView, new: &AttributionView, floor: i64) -> Vec<StackDelta> {
@@ -434,196 +354,10 @@ fn growing_stacks(base: &AttributionView, new: &AttributionView, floor: i64) -> 
     out
 }
 
-/// Byte units are refused when the sample type counts objects.
-fn check_units(budgets: &Budgets, sample_type: &str, unit: &str) -> Result<()> {
-    if unit == "bytes" {
-        return Ok(());
-    }
-    let refuse = |text: &str, origin: &Origin| {
-        origin.error(format!(
-            "{text:?} has a byte unit, but {sample_type} is a count ({unit}), not bytes: its limits are plain numbers (e.g. 5000 or +10%)"
-        ))
-    };
-    if let Some((amount, origin)) = &budgets.noise_floor
-        && amount.byte_unit
-    {
-        return Err(refuse("noise_floor", origin));
-    }
-    let all = budgets
-        .total_growth
-        .iter()
-        .chain(&budgets.total_max)
-        .chain(budgets.owners.iter().flat_map(|b| &b.limits))
-        .chain(budgets.kinds.iter().flat_map(|b| &b.limits));
-    for limit in all {
-        if let Bound::Cap(Amount {
-            byte_unit: true, ..
-        })
-        | Bound::Growth(Amount {
-            byte_unit: true, ..
-        }) = limit.bound
-        {
-            return Err(refuse(&limit.text, &limit.origin));
-        }
-    }
-    Ok(())
-}
-
-/// Every name a column can give: the rules' fixed labels, the labels their
-/// capture rules give their own examples, `other` and `unsymbolized`, and
-/// the labels found in the inputs.
-pub fn known_names(rules: &RuleSet, column: Column, sides: &[Side<'_>]) -> BTreeSet<String> {
-    let mut out: BTreeSet<String> = rules.labels(column).into_iter().map(|(l, _)| l).collect();
-    for rule in rules.table(column) {
-        let name = rule.spec.name.as_deref().unwrap_or(&rule.spec.id);
-        if name.contains('$') {
-            out.extend(
-                rule.spec
-                    .examples
-                    .iter()
-                    .filter_map(|ex| rule.matches(ex).map(|l| l.into_owned())),
-            );
-        }
-    }
-    out.insert(attribute::OTHER.to_string());
-    out.insert(attribute::UNSYMBOLIZED.to_string());
-    for side in sides {
-        for v in side.views {
-            let rows = match column {
-                Column::Owner => &v.owners,
-                Column::Kind => &v.kinds,
-            };
-            out.extend(rows.iter().map(|r| r.name.clone()));
-        }
-    }
-    out
-}
-
-fn check_names(budgets: &Budgets, rules: &RuleSet, sides: &[Side<'_>]) -> Result<()> {
-    for (column, list, what) in [
-        (Column::Owner, &budgets.owners, "owner"),
-        (Column::Kind, &budgets.kinds, "kind"),
-    ] {
-        if list.is_empty() {
-            continue;
-        }
-        let known = known_names(rules, column, sides);
-        for Budget { name, limits } in list {
-            if known.contains(name) {
-                continue;
-            }
-            let hint = match did_you_mean(name, &known) {
-                Some(best) => format!("did you mean {best:?}?"),
-                None => format!(
-                    "the {what}s the rules define are: {}",
-                    known.iter().cloned().collect::<Vec<_>>().join(", ")
-                ),
-            };
-            let origin = limits
-                .first()
-                .map(|l| l.origin.clone())
-                .unwrap_or_else(|| Origin::flag(name.as_str()));
-            return Err(origin.error(format!(
-                "unknown {what} {name:?}: no rule gives it and no input has it; {hint} (`heapcost rules` lists the rules)"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// The known name closest to `name`, when one is close enough to be a typo.
-pub fn did_you_mean<'a>(name: &str, known: &'a BTreeSet<String>) -> Option<&'a str> {
-    let wanted = name.to_ascii_lowercase();
-    known
-        .iter()
-        .map(|k| {
-            let candidate = k.to_ascii_lowercase();
-            let mut score = strsim::normalized_damerau_levenshtein(&wanted, &candidate);
-            if wanted.len() >= 3 && (candidate.contains(&wanted) || wanted.contains(&candidate)) {
-                score = score.max(0.7);
-            }
-            (score, k)
-        })
-        .filter(|(score, _)| *score >= 0.6)
-        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
-        .map(|(_, k)| k.as_str())
-}
-
-/// Owner and kind budgets cannot be judged on inputs without names.
-fn check_named(budgets: &Budgets, sides: &[Side<'_>]) -> Result<()> {
-    if budgets.owners.is_empty() && budgets.kinds.is_empty() {
-        return Ok(());
-    }
-    for side in sides {
-        for (view, path) in side.views.iter().zip(side.paths) {
-            if view.total != 0 && view.named_share == 0.0 {
-                return Err(Error::Budgets {
-                    path: path.clone(),
-                    line: None,
-                    why: "no frame has a name, so owner and kind budgets cannot be checked (every \
-                          byte is 'unsymbolized'); give the binary with --binary or a directory with \
-                          --symbols-path, or check only the total (--max-growth)"
-                        .into(),
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::analysis::budgets::parse_owner_limit;
-
-    fn view(total: i64, owners: &[(&str, i64)]) -> AttributionView {
-        AttributionView {
-            sample_type: "inuse_space".into(),
-            unit: "bytes".into(),
-            total,
-            owners: owners
-                .iter()
-                .map(|&(name, value)| LabelRow {
-                    name: name.into(),
-                    tier: None,
-                    value,
-                    share: 0.0,
-                    top_stacks: vec![PathRow {
-                        path: vec![format!("{name}::entry"), "Slice::newStorage".into()],
-                        value,
-                    }],
-                })
-                .collect(),
-            kinds: Vec::new(),
-            matrix: Vec::new(),
-            named_share: 1.0,
-        }
-    }
-
-    #[test]
-    fn medians() {
-        assert_eq!(median(&mut []), 0);
-        assert_eq!(median(&mut [5]), 5);
-        assert_eq!(median(&mut [9, 1, 5]), 5);
-        assert_eq!(median(&mut [1, 4]), 2);
-        assert_eq!(median(&mut [i64::MAX, i64::MAX]), i64::MAX);
-        assert_eq!(median(&mut [-3, 0]), -2);
-    }
-
-    #[test]
-    fn one_outlier_run_moves_nothing() {
-        let runs = [
-            view(100, &[("ext_proc", 60)]),
-            view(400, &[("ext_proc", 360)]),
-            view(104, &[("ext_proc", 64), ("lua", 2)]),
-        ];
-        let c = combine(&runs);
-        assert_eq!(c.total, 104);
-        assert_eq!(c.owner("ext_proc"), 64);
-        // lua is in one run of three: its median is 0, and it is left out.
-        assert!(c.owners.iter().all(|r| r.name != "lua"));
-        assert_eq!(c.owners[0].top_stacks[0].value, 64);
-    }
 
     #[test]
     fn bounds() {
@@ -638,19 +372,6 @@ mod tests {
         assert!(!holds(&b("10%"), 0, 1));
         assert!(holds(&b("0%"), 10, 3));
         assert!(holds(&b("10%"), i64::MAX, i64::MAX));
-    }
-
-    #[test]
-    fn typos_get_a_hint() {
-        let known: BTreeSet<String> = ["ext_proc", "ext_authz", "wasm", "lua", "router"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(did_you_mean("ext_porc", &known), Some("ext_proc"));
-        assert_eq!(did_you_mean("extproc", &known), Some("ext_proc"));
-        assert_eq!(did_you_mean("WASM", &known), Some("wasm"));
-        assert_eq!(did_you_mean("routers", &known), Some("router"));
-        assert_eq!(did_you_mean("zzzzzz", &known), None);
     }
 
     #[test]
