@@ -3,6 +3,7 @@ mod bad_input;
 mod cli;
 mod common;
 mod corpus;
+mod gate;
 mod pprof_strings;
 mod proto_fixture;
 mod symbolize;

@@ -1,0 +1,606 @@
+//! `heapcost gate`: verdicts and exit codes on the corpus and the mini-envoy
+//! fixtures, budgets files and their errors, several runs per side, and the
+//! goldens of the pull-request comment, the GitHub annotations and the
+//! JUnit XML (`tests/data/gate/`, see its README).
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use serde_json::Value;
+use tempfile::TempDir;
+
+use super::common::{cache_dir, corpus, golden, root};
+
+/// A corpus dump (unsymbolized: its envoy-static is not available).
+fn envoy(n: u32) -> String {
+    corpus(&format!(
+        "envoy-1.34-ext-proc-full-duplex/envoy.prof.{n:04}.heap"
+    ))
+    .to_string_lossy()
+    .into_owned()
+}
+
+/// A mini-envoy dump, relative to the repository root (where the binary
+/// runs), so that outputs do not depend on the checkout's location.
+fn mini(n: u32) -> String {
+    format!("fixtures/mini-envoy/mini-envoy.{n:04}.heap")
+}
+
+/// The flags that name mini-envoy's frames.
+const MINI_SYMBOLS: [&str; 4] = [
+    "-b",
+    "fixtures/mini-envoy/mini-envoy",
+    "--symbols-path",
+    "fixtures/mini-envoy",
+];
+
+const BUDGETS: &str = "tests/data/gate/budgets.toml";
+
+fn heapcost() -> Command {
+    let mut cmd = Command::cargo_bin("heapcost").unwrap();
+    cmd.timeout(Duration::from_secs(60))
+        .current_dir(root())
+        .env("HEAPCOST_CACHE_DIR", cache_dir())
+        .env_remove("GITHUB_STEP_SUMMARY");
+    cmd
+}
+
+/// Runs `heapcost gate ARGS`, checks the exit code, returns (stdout, stderr).
+fn gate(args: &[&str], code: i32) -> (String, String) {
+    let output = heapcost().arg("gate").args(args).output().unwrap();
+    expect(&output, args, code)
+}
+
+fn expect(output: &Output, args: &[&str], code: i32) -> (String, String) {
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    let stderr = String::from_utf8(output.stderr.clone()).unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "heapcost gate {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (stdout, stderr)
+}
+
+/// The one error line of an exit-2 run.
+fn error_line(stderr: &str) -> &str {
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("heapcost: error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    errors[0]
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// The table row of a limit in the text output.
+fn row<'a>(stdout: &'a str, label: &str) -> &'a str {
+    stdout
+        .lines()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no row {label:?} in\n{stdout}"))
+}
+
+// ---------------------------------------------------------------------------
+// verdicts
+// ---------------------------------------------------------------------------
+
+#[test]
+fn gate_same_dump_on_both_sides_passes() {
+    let e = envoy(1);
+    let (out, _) = gate(&["--base", &e, &e, "--max-growth", "0%", "-q"], 0);
+    assert!(row(&out, "total growth <= 0%").ends_with("pass"), "{out}");
+    assert!(out.contains("PASS: the limit holds"), "{out}");
+    let mut args = vec![
+        "--base",
+        BUDGETS_BASE,
+        BUDGETS_BASE,
+        "--budgets",
+        BUDGETS,
+        "-q",
+    ];
+    args.extend(MINI_SYMBOLS);
+    let (out, _) = gate(&args, 0);
+    assert!(out.contains("PASS: all 8 limits hold"), "{out}");
+    assert!(!out.contains("stacks that grew most"), "{out}");
+}
+
+const BUDGETS_BASE: &str = "fixtures/mini-envoy/mini-envoy.0001.heap";
+
+#[test]
+fn gate_corpus_0001_to_0004_fails_on_total_growth() {
+    let (out, err) = gate(&["--base", &envoy(1), &envoy(4), "--max-growth", "10%"], 1);
+    let r = row(&out, "total growth <= 10%");
+    assert!(r.contains("100.08MB") && r.contains("400.59MB"), "{r}");
+    assert!(r.contains("+300.51MB") && r.ends_with("FAIL"), "{r}");
+    assert!(out.contains("FAIL: 1 of 1 limit broken"), "{out}");
+    // Unsymbolized: the growth can only be named by address, and heapcost says why.
+    assert!(err.contains("no frame has a name"), "{err}");
+    // An absolute limit above the growth holds.
+    let (out, _) = gate(
+        &[
+            "--base",
+            &envoy(1),
+            &envoy(4),
+            "--max-growth",
+            "301MiB",
+            "-q",
+        ],
+        0,
+    );
+    assert!(
+        row(&out, "total growth <= 301MiB").ends_with("pass"),
+        "{out}"
+    );
+    // Owner budgets cannot be judged without names: bad input, not a pass.
+    let (_, err) = gate(
+        &["--base", &envoy(1), &envoy(4), "--budget", "ext_proc=64MiB"],
+        2,
+    );
+    let line = error_line(&err);
+    assert!(
+        line.contains("envoy.prof.0001.heap: no frame has a name"),
+        "{line}"
+    );
+}
+
+/// `heapcost gate --base BASE... NEW... -b mini-envoy --symbols-path ... EXTRA...`.
+fn mini_gate(base: &[u32], new: &[u32], extra: &[&str], code: i32) -> (String, String) {
+    let mut args: Vec<String> = Vec::new();
+    for b in base {
+        args.push("--base".into());
+        args.push(mini(*b));
+    }
+    args.extend(new.iter().map(|n| mini(*n)));
+    args.extend(MINI_SYMBOLS.iter().chain(extra).map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    gate(&args, code)
+}
+
+/// An owner's value in one dump, as `heapcost attribute` gives it.
+fn attributed(dump: &str, owner: &str) -> i64 {
+    let output = heapcost()
+        .args(["attribute", "--format", "json", "-q", dump])
+        .args(MINI_SYMBOLS)
+        .output()
+        .unwrap();
+    let (out, _) = expect(&output, &["attribute"], 0);
+    json(&out)["owners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == owner)
+        .map_or(0, |o| o["value"].as_i64().unwrap())
+}
+
+#[test]
+fn gate_mini_envoy_0001_to_0004_names_ext_proc_growth() {
+    let (out, _) = mini_gate(
+        &[1],
+        &[4],
+        &["--max-growth", "10%", "--format", "json", "-q"],
+        1,
+    );
+    let v = json(&out);
+    assert_eq!(v["verdict"], "fail");
+    assert_eq!(v["checks"][0]["scope"], "total");
+    assert_eq!(v["checks"][0]["status"], "fail");
+    let owners = v["diff"]["owners"].as_array().unwrap();
+    let ext_proc = owners.iter().find(|o| o["name"] == "ext_proc").unwrap();
+    assert_eq!(
+        ext_proc["base"].as_i64(),
+        Some(attributed(&mini(1), "ext_proc"))
+    );
+    assert_eq!(
+        ext_proc["new"].as_i64(),
+        Some(attributed(&mini(4), "ext_proc"))
+    );
+    assert!(
+        ext_proc["delta"].as_i64().unwrap() > 3_000_000,
+        "{ext_proc}"
+    );
+    let stacks = v["growing_stacks"].as_array().unwrap();
+    assert!(
+        stacks.iter().any(|s| s["owner"] == "ext_proc"
+            && s["path"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == "ExternalProcessorStreamImpl::send")),
+        "{stacks:?}"
+    );
+    // In words: the broken total names the owners that grew most, ext_proc first.
+    let (text, _) = mini_gate(&[1], &[4], &["--max-growth", "10%", "-q"], 1);
+    assert!(
+        text.contains("over its growth limit of 10%; grew most: ext_proc +3.36MB, network +3.17MB"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ext_proc: Filter::decodeData > ExternalProcessorStreamImpl::send"),
+        "{text}"
+    );
+}
+
+#[test]
+fn gate_a_budget_that_holds_passes() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("budgets.toml");
+    std::fs::write(
+        &file,
+        "[total]\nmax_growth = \"8MiB\"\n\n[owners]\next_proc = \"64MiB\"\nwasm = \"+10%\"\n",
+    )
+    .unwrap();
+    let (out, _) = mini_gate(&[1], &[4], &["--budgets", file.to_str().unwrap(), "-q"], 0);
+    assert!(
+        row(&out, "owner ext_proc <= 64MiB").ends_with("pass"),
+        "{out}"
+    );
+    assert!(
+        row(&out, "owner wasm growth <= 10%").ends_with("pass"),
+        "{out}"
+    );
+    assert!(out.contains("PASS: all 3 limits hold"), "{out}");
+    // The same limits inline.
+    let (out, _) = mini_gate(
+        &[1],
+        &[4],
+        &[
+            "--max-growth",
+            "8MiB",
+            "--budget",
+            "ext_proc=64MiB",
+            "--budget",
+            "wasm=+10%",
+            "-q",
+        ],
+        0,
+    );
+    assert!(out.contains("PASS: all 3 limits hold"), "{out}");
+    // A flag replaces the file's limit of the same owner: now ext_proc breaks it.
+    let (out, _) = mini_gate(
+        &[1],
+        &[4],
+        &[
+            "--budgets",
+            file.to_str().unwrap(),
+            "--budget",
+            "ext_proc=1MiB",
+            "-q",
+        ],
+        1,
+    );
+    assert!(
+        row(&out, "owner ext_proc <= 1MiB").ends_with("FAIL"),
+        "{out}"
+    );
+    assert!(!out.contains("64MiB"), "{out}");
+}
+
+#[test]
+fn gate_malformed_budgets_files_exit_2_with_the_line() {
+    let dir = TempDir::new().unwrap();
+    for (i, (text, line, why)) in [
+        (
+            "[owners]\next_proc = \"64MiB\"\nwasm = \"+10 %%\"\n",
+            3,
+            "owners.wasm",
+        ),
+        (
+            "sample_type = \"inuse_space\"\n\n[total]\nmax_growth = \"ten percent\"\n",
+            4,
+            "not an amount",
+        ),
+        (
+            "[owners]\next_proc = \"64MiB\"\n[owners]\n",
+            3,
+            "duplicate key",
+        ),
+        (
+            "noise_floor = \"1MiB\"\n\n[owner]\next_proc = \"64MiB\"\n",
+            3,
+            "unknown field `owner`",
+        ),
+        ("[owners\next_proc = 1\n", 1, ""),
+        ("[total]\nmax_growth = [\"10%\", 1.5]\n", 2, "found float"),
+        ("[total]\nmax = \"+1MiB\"\n", 2, "total.max"),
+        ("[kinds]\nbuffer = \"-5%\"\n", 2, "cannot be negative"),
+        (
+            "# budgets\n\n[owners]\next_porc = \"64MiB\"\n",
+            4,
+            "did you mean \"ext_proc\"?",
+        ),
+        (
+            "[kinds]\n\nbufer = \"+1%\"\n",
+            3,
+            "did you mean \"buffer\"?",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let file = dir.path().join(format!("b{i}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let shown = file.to_str().unwrap();
+        let (out, err) = mini_gate(&[1], &[4], &["--budgets", shown, "-q"], 2);
+        assert!(out.is_empty(), "{out}");
+        let l = error_line(&err);
+        assert!(
+            l.starts_with(&format!("heapcost: error: {shown}:{line}: ")),
+            "{text:?}: {l}"
+        );
+        assert!(l.contains(why), "{text:?}: {l}");
+    }
+    // A file that cannot be read, and a byte unit on an object count.
+    let (_, err) = mini_gate(&[1], &[4], &["--budgets", "no/such/budgets.toml"], 2);
+    assert!(
+        error_line(&err).contains("no/such/budgets.toml: cannot read"),
+        "{err}"
+    );
+    let file = dir.path().join("objects.toml");
+    std::fs::write(
+        &file,
+        "sample_type = \"inuse_objects\"\n[owners]\next_proc = \"64MiB\"\n",
+    )
+    .unwrap();
+    let (_, err) = mini_gate(&[1], &[4], &["--budgets", file.to_str().unwrap()], 2);
+    let l = error_line(&err);
+    assert!(
+        l.contains("objects.toml:3: \"64MiB\" has a byte unit"),
+        "{l}"
+    );
+}
+
+#[test]
+fn gate_unknown_names_and_bad_flags_exit_2() {
+    let (_, err) = mini_gate(&[1], &[4], &["--budget", "ext_porc=64MiB"], 2);
+    assert_eq!(
+        error_line(&err),
+        "heapcost: error: --budget ext_porc=64MiB: unknown owner \"ext_porc\": no rule gives it and no input has it; did you mean \"ext_proc\"? (`heapcost rules` lists the rules)"
+    );
+    // Names that only a capture rule gives: accepted when the rule's examples
+    // give them (cors) or an input has them; otherwise the list of names.
+    mini_gate(&[1], &[4], &["--budget", "cors=1MiB", "-q"], 0);
+    let (_, err) = mini_gate(&[1], &[4], &["--budget", "qqqq=1MiB"], 2);
+    assert!(
+        error_line(&err).contains("the owners the rules define are: access_log,"),
+        "{err}"
+    );
+    let (_, err) = mini_gate(&[1], &[4], &["--kind-budget", "ext_proc=1MiB"], 2);
+    assert!(
+        error_line(&err).contains("unknown kind \"ext_proc\""),
+        "{err}"
+    );
+    // No limit at all; malformed limits (clap's usage errors are exit 2 too).
+    let (_, err) = mini_gate(&[1], &[4], &[], 2);
+    assert!(error_line(&err).contains("no limit to check"), "{err}");
+    for bad in [
+        "--max-growth=ten",
+        "--budget=ext_proc",
+        "--budget=ext_proc=64MiBs",
+        "--noise-floor=-1MiB",
+    ] {
+        let (_, err) = mini_gate(&[1], &[4], &[bad], 2);
+        let value = bad.split_once('=').unwrap().1;
+        assert!(err.contains(&format!("invalid value '{value}'")), "{err}");
+    }
+    // --base is required.
+    let (_, err) = gate(&[&mini(4), "--max-growth", "1%"], 2);
+    assert!(err.contains("--base"), "{err}");
+}
+
+// ---------------------------------------------------------------------------
+// several runs per side
+// ---------------------------------------------------------------------------
+
+#[test]
+fn gate_one_outlier_run_does_not_fail_a_pull_request() {
+    // Totals: 0001 100.08MB, 0007 92.2MB, 0012 95.19MB, 0004 400.59MB (the outlier).
+    let base = [
+        "--base",
+        &envoy(1),
+        "--base",
+        &envoy(7),
+        "--base",
+        &envoy(12),
+    ]
+    .map(String::from);
+    let run = |new: &[u32], code: i32| {
+        let mut args: Vec<String> = base.to_vec();
+        args.extend(new.iter().map(|n| envoy(*n)));
+        args.extend(["--max-growth", "10%", "-q"].map(String::from));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        gate(&args, code).0
+    };
+    // Three new runs, one of them 4x the others: the median is a normal run.
+    let out = run(&[1, 12, 4], 0);
+    let r = row(&out, "total growth <= 10%");
+    assert!(
+        r.contains("95.19MB") && r.contains("100.08MB") && r.ends_with("pass"),
+        "{r}"
+    );
+    assert!(out.contains("New:  median of 3 runs"), "{out}");
+    assert!(
+        out.contains("400.59MB  "),
+        "each run's total is listed: {out}"
+    );
+    // The outlier alone fails; with two runs the median is the mean, which it still drags up.
+    run(&[4], 1);
+    run(&[1, 4], 1);
+    // An outlier among the base runs (0013 holds 0.9MB) moves nothing either.
+    let mut args: Vec<String> = [
+        "--base",
+        &envoy(1),
+        "--base",
+        &envoy(12),
+        "--base",
+        &envoy(13),
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend([envoy(1), "--max-growth".into(), "10%".into(), "-q".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    gate(&args, 0);
+}
+
+#[test]
+fn gate_reads_a_side_from_stdin() {
+    let file = std::fs::read(root().join(mini(4))).unwrap();
+    let output = heapcost()
+        .args(["gate", "--base", &mini(1), "-", "--max-growth", "10%", "-q"])
+        .args(MINI_SYMBOLS)
+        .write_stdin(file)
+        .output()
+        .unwrap();
+    let (out, _) = expect(&output, &["stdin"], 1);
+    assert!(out.contains("New:  -\n"), "{out}");
+    assert!(out.contains("grew most: ext_proc"), "{out}");
+}
+
+// ---------------------------------------------------------------------------
+// goldens: comment, annotations, JUnit
+// ---------------------------------------------------------------------------
+
+const GOLDEN: &str = "gate/mini-envoy.0001-0004.budgets";
+
+/// The gate of the goldens, with every output asked for.
+fn golden_run(dir: &Path) -> (String, PathBuf, PathBuf, PathBuf) {
+    let (md, xml, summary) = (
+        dir.join("comment.md"),
+        dir.join("junit.xml"),
+        dir.join("summary.md"),
+    );
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    let mut cmd = heapcost();
+    cmd.args(["gate", "--base", &mini(1), &mini(4), "--budgets", BUDGETS])
+        .args(MINI_SYMBOLS)
+        .args(["--github", "--markdown", md.to_str().unwrap()])
+        .args(["--junit", xml.to_str().unwrap()])
+        .env("GITHUB_STEP_SUMMARY", &summary);
+    let output = cmd.output().unwrap();
+    let (out, _) = expect(&output, &["golden"], 1);
+    (out, md, xml, summary)
+}
+
+#[test]
+fn gate_golden_text_and_annotations() {
+    let dir = TempDir::new().unwrap();
+    let (out, _, _, _) = golden_run(dir.path());
+    let (table, annotations) = out.split_at(out.find("\n::").unwrap() + 1);
+    golden(&format!("{GOLDEN}.expected.txt"), table);
+    golden(&format!("{GOLDEN}.annotations.expected.txt"), annotations);
+    // Every line is a workflow command, its message escaped: no raw % or newline.
+    for line in annotations.lines() {
+        assert!(
+            line.starts_with("::error ") || line.starts_with("::warning "),
+            "{line}"
+        );
+        let message = &line[line[2..].find("::").unwrap() + 4..];
+        assert!(
+            !message.replace("%25", "").replace("%0A", "").contains('%'),
+            "{line}"
+        );
+    }
+    assert!(
+        annotations.contains(&format!(
+            "::error file={BUDGETS},line=13,title=heapcost gate%3A owner network growth <= 1MiB::"
+        )),
+        "{annotations}"
+    );
+}
+
+#[test]
+fn gate_golden_markdown_comment_and_step_summary() {
+    let dir = TempDir::new().unwrap();
+    let (_, md, _, summary) = golden_run(dir.path());
+    let comment = std::fs::read_to_string(&md).unwrap();
+    golden(&format!("{GOLDEN}.comment.expected.md"), &comment);
+    assert!(comment.len() < 65_000);
+    let first = comment.lines().next().unwrap();
+    assert_eq!(first, "### ❌ heapcost gate: memory regression");
+    // The verdict, then the table, then the stacks.
+    let (verdict, table, stacks) = (
+        comment.find("limits broken").unwrap(),
+        comment.find("| | limit |").unwrap(),
+        comment.find("**Stacks that grew most**").unwrap(),
+    );
+    assert!(verdict < table && table < stacks, "{comment}");
+    // --github appends the same comment to the step summary.
+    let appended = std::fs::read_to_string(&summary).unwrap();
+    assert_eq!(appended, format!("earlier step\n{comment}"));
+}
+
+#[test]
+fn gate_golden_junit_is_xml_with_one_case_per_limit() {
+    let dir = TempDir::new().unwrap();
+    let (_, _, xml, _) = golden_run(dir.path());
+    let text = std::fs::read_to_string(&xml).unwrap();
+    golden(&format!("{GOLDEN}.junit.expected.xml"), &text);
+    let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("not XML: {e}\n{text}"));
+    let suites = doc.root_element();
+    assert_eq!(suites.tag_name().name(), "testsuites");
+    assert_eq!(suites.attribute("tests"), Some("8"));
+    assert_eq!(suites.attribute("failures"), Some("3"));
+    let cases: Vec<roxmltree::Node<'_, '_>> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), 8);
+    let failed: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
+        .map(|c| c.attribute("name").unwrap())
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "total growth <= 10%",
+            "owner network growth <= 1MiB",
+            "kind buffer growth <= 20%"
+        ]
+    );
+    let props: Vec<(&str, &str)> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("property"))
+        .map(|n| (n.attribute("name").unwrap(), n.attribute("value").unwrap()))
+        .collect();
+    assert!(
+        props.contains(&("base", "fixtures/mini-envoy/mini-envoy.0001.heap")),
+        "{props:?}"
+    );
+}
+
+#[test]
+fn gate_passing_comment_and_notice() {
+    let dir = TempDir::new().unwrap();
+    let md = dir.path().join("c.md");
+    let (out, _) = mini_gate(
+        &[1],
+        &[1],
+        &[
+            "--max-growth",
+            "0%",
+            "--github",
+            "--markdown",
+            md.to_str().unwrap(),
+            "-q",
+        ],
+        0,
+    );
+    assert!(
+        out.contains(
+            "::notice title=heapcost gate::the limit holds: inuse_space 299.75kB -> 299.75kB (0)"
+        ),
+        "{out}"
+    );
+    let comment = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        comment.starts_with("### ✅ heapcost gate: within budget\n\n**The limit holds.**"),
+        "{comment}"
+    );
+}
