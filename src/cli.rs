@@ -143,7 +143,10 @@ replace the file's limits of the same name. LIMIT: \"64MiB\" caps the new value,
 bounds the growth, \"+10%\" or \"10%\" bounds the growth relative to the base. Sizes: B, \
 KiB/KB/K, MiB/MB/M, GiB/GB/G, TiB/TB/T, all powers of 1024, fractions allowed (1.5GB); for \
 object counts (inuse_objects, alloc_objects) limits are plain numbers. An owner or kind no \
-rule defines and no input has is an error (exit 2) with a \"did you mean\". See docs/ci.md."
+rule defines and no input has is an error (exit 2) with a \"did you mean\". See docs/ci.md.",
+        mut_arg("profiles", |a| a.long_help("Heap profiles of the change under test: one run \
+each (formats as for every command; '-' reads standard input). Runs are not summed: each is \
+attributed on its own and every value is the median over the runs."))
     )]
     Gate {
         /// A base profile: one run of the base branch (repeatable).
@@ -159,6 +162,18 @@ The profiles given (PROFILE) are the other side, the same way."
         base: Vec<String>,
         #[command(flatten)]
         input: Input,
+        /// The base runs' main executable, when it is not the new runs' (-b).
+        #[arg(
+            long,
+            value_name = "FILE",
+            help_heading = "Symbolization",
+            conflicts_with = "no_symbolize",
+            long_help = "The main executable that wrote the base runs (the base branch's \
+envoy-static), used for them as --binary is for the new runs. Without it, --binary serves both \
+sides, which is right only when both ran the same build: gperftools dumps record no build id, so \
+a wrong binary gives wrong names silently. --symbols-path serves both sides."
+        )]
+        base_binary: Option<PathBuf>,
         #[command(flatten)]
         sample: SampleTypeArg,
         #[command(flatten)]
@@ -395,6 +410,7 @@ impl From<Sub> for Config {
             Sub::Gate {
                 base,
                 input,
+                base_binary,
                 sample,
                 rules,
                 limits,
@@ -402,7 +418,8 @@ impl From<Sub> for Config {
                 output,
             } => {
                 let summary = std::env::var_os("GITHUB_STEP_SUMMARY");
-                let opts = gate_options(base, sample, rules, &limits, reports, summary);
+                let mut opts = gate_options(base, sample, rules, &limits, reports, summary);
+                opts.base_binary = base_binary;
                 (Command::Gate(Box::new(opts)), input, output)
             }
             Sub::Rules { rules, format } => {
@@ -520,6 +537,29 @@ mod tests {
     #[test]
     fn profiles_are_required() {
         assert!(Cli::try_parse_from(["heapcost", "info"]).is_err());
+    }
+
+    #[test]
+    fn base_binary_reaches_gate_options() {
+        let c = config(&[
+            "heapcost",
+            "gate",
+            "--base",
+            "b",
+            "--base-binary",
+            "base/envoy-static",
+            "-b",
+            "new/envoy-static",
+            "--max-growth",
+            "1%",
+            "n",
+        ]);
+        let Command::Gate(opts) = &c.command else {
+            panic!("not gate")
+        };
+        assert_eq!(opts.base_binary, Some(PathBuf::from("base/envoy-static")));
+        let binary = c.symbolize.and_then(|s| s.paths.binary);
+        assert_eq!(binary, Some(PathBuf::from("new/envoy-static")));
     }
 
     #[test]

@@ -98,6 +98,9 @@ pub struct GateOptions {
     /// The base runs (each read and attributed on its own; see
     /// [`analysis::gate`] for how runs are combined).
     pub base: Vec<String>,
+    /// The base runs' main executable, when it is not the new runs' (the
+    /// base branch's build); `None` symbolizes both sides alike.
+    pub base_binary: Option<std::path::PathBuf>,
     /// Sample type name or index; empty takes the budgets file's
     /// `sample_type`, else the profile's default.
     pub sample_type: String,

@@ -31,7 +31,7 @@ pub(crate) fn run(
     };
     let mut paths = opts.base.clone();
     paths.extend(config.inputs.iter().cloned());
-    let mut views = attribute_runs(config, &paths, sample_type, &rules, summary)?;
+    let mut views = attribute_runs(config, opts, &paths, sample_type, &rules, summary)?;
     let new_views = views.split_off(opts.base.len().min(views.len()));
     let base = Side {
         paths: &opts.base,
@@ -88,10 +88,12 @@ fn budgets(opts: &GateOptions) -> Result<Budgets> {
     Ok(budgets)
 }
 
-/// Reads every file, symbolizes and attributes each on its own (all short
-/// paths kept), in order; collects the warnings once each.
+/// Reads every file, symbolizes (the base runs with `--base-binary` when
+/// given) and attributes each on its own (all short paths kept), in order;
+/// collects the warnings once each.
 fn attribute_runs(
     config: &Config,
+    opts: &GateOptions,
     paths: &[String],
     sample_type: &str,
     rules: &attribute::RuleSet,
@@ -99,9 +101,21 @@ fn attribute_runs(
 ) -> Result<Vec<AttributionView>> {
     let profiles = read::read_all(paths)?;
     let symbolizer = config.symbolize.clone().map(symbolize::ElfSymbolizer::new);
+    let base_symbolizer = match (&config.symbolize, &opts.base_binary) {
+        (Some(o), Some(binary)) => {
+            let mut o = o.clone();
+            o.paths.binary = Some(binary.clone());
+            Some(symbolize::ElfSymbolizer::new(o))
+        }
+        _ => None,
+    };
     let mut views = Vec::with_capacity(profiles.len());
-    for (mut p, path) in profiles.into_iter().zip(paths) {
-        if let Some(s) = &symbolizer {
+    for (i, (mut p, path)) in profiles.into_iter().zip(paths).enumerate() {
+        let symbolizer = match &base_symbolizer {
+            Some(b) if i < opts.base.len() => Some(b),
+            _ => symbolizer.as_ref(),
+        };
+        if let Some(s) = symbolizer {
             let report = s.symbolize(&mut p)?;
             summary.warnings.extend(report.warnings.iter().cloned());
             summary.warnings.extend(crate::unnamed_warning(&report));

@@ -394,6 +394,60 @@ fn gate_unknown_names_and_bad_flags_exit_2() {
     assert!(err.contains("--base"), "{err}");
 }
 
+#[test]
+fn gate_base_binary_names_the_base_runs() {
+    // The split-DWARF build is another binary; its dump 0001 holds what the
+    // main build's dump 0001 holds (same ground truth), so nothing changes.
+    let args = [
+        "--base",
+        "fixtures/mini-envoy/split/mini-envoy.0001.heap",
+        "--base-binary",
+        "fixtures/mini-envoy/split/mini-envoy",
+        &mini(1),
+        "--max-growth",
+        "0%",
+        "--budget",
+        "ext_proc=+0%",
+        "--budget",
+        "wasm=+0%",
+        "--budget",
+        "lua=+0%",
+        "-q",
+    ];
+    let mut with_symbols: Vec<&str> = args.to_vec();
+    with_symbols.extend(MINI_SYMBOLS);
+    let (out, _) = gate(&with_symbols, 0);
+    assert!(out.contains("PASS: all 4 limits hold"), "{out}");
+    assert!(
+        row(&out, "owner wasm growth <= 0%").contains("217.84kB"),
+        "{out}"
+    );
+    // The base runs are looked up with --base-binary, the new ones with -b.
+    let wrong = [
+        "--base",
+        "fixtures/mini-envoy/split/mini-envoy.0001.heap",
+        "--base-binary",
+        "no/such/envoy-static",
+        &mini(1),
+        "-b",
+        "fixtures/mini-envoy/mini-envoy",
+    ];
+    let mut total_only = wrong.to_vec();
+    total_only.extend(["--max-growth", "0%"]);
+    let (_, err) = gate(&total_only, 0);
+    assert!(
+        err.contains("mini-envoy: no file found (looked at no/such/envoy-static"),
+        "{err}"
+    );
+    let mut owners = wrong.to_vec();
+    owners.extend(["--budget", "ext_proc=1MiB"]);
+    let (_, err) = gate(&owners, 2);
+    assert!(
+        error_line(&err).contains("split/mini-envoy.0001.heap: no frame has a name"),
+        "{err}"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // several runs per side
 // ---------------------------------------------------------------------------
