@@ -179,7 +179,7 @@ a wrong binary gives wrong names silently. --symbols-path serves both sides."
         #[command(flatten)]
         rules: RulesArg,
         #[command(flatten)]
-        limits: GateLimits,
+        limits: Box<GateLimits>,
         #[command(flatten)]
         reports: GateReports,
         #[command(flatten)]
