@@ -23,6 +23,7 @@
 //! heapcost info envoy.prof.0001.heap
 //! heapcost top --sample-type inuse_space -n 20 envoy.prof.*.heap
 //! heapcost top --format json - < envoy.prof.0013.heap
+//! heapcost gate --base base.heap new.heap -b envoy-static --budgets budgets.toml  # exit 1: regression
 //! ```
 
 pub mod analysis;

@@ -146,7 +146,8 @@ impl Check {
 pub struct StackDelta {
     /// Its owner.
     pub owner: String,
-    /// The short path, root-side first (see [`PathRow::path`]).
+    /// The short path, root-side first (see
+    /// [`PathRow::path`](super::attribution::PathRow::path)).
     pub path: Vec<String>,
     /// Combined base value.
     pub base: i64,
