@@ -535,6 +535,28 @@ buffer = "+20%"
     }
 
     #[test]
+    fn cut_or_mangled_files_are_errors_not_panics() {
+        let text = "sample_type = \"inuse_space\"\nnoise_floor = \"1MiB\"\n[total]\nmax_growth = [\"10%\", \"64MiB\"]\nmax = \"2GiB\"\n[owners]\next_proc = \"64MiB\"\nwasm = [\"+10%\", 5]\n[kinds]\nbuffer = \"+1.5GB\"\n";
+        assert!(Budgets::parse(text, "b.toml").is_ok());
+        for cut in 0..text.len() {
+            let (head, tail) = text.split_at(cut);
+            for variant in [
+                head.to_string(),
+                format!("{head}\u{0}{tail}"),
+                format!("{head}]]\n{tail}"),
+                format!("{head}\"{tail}"),
+                format!("{head}-{tail}"),
+                format!("{head}9999999999999999999{tail}"),
+                format!("{head}%{tail}"),
+            ] {
+                if let Err(e) = Budgets::parse(&variant, "b.toml") {
+                    assert!(e.to_string().starts_with("b.toml"), "{e}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn flags_override_the_file() {
         let file = Budgets::parse(
             "noise_floor = 5\n[total]\nmax_growth = \"10%\"\nmax = \"1GiB\"\n[owners]\na = \"1MiB\"\nb = \"2MiB\"\n",

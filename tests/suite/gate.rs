@@ -448,6 +448,26 @@ fn gate_base_binary_names_the_base_runs() {
     );
 }
 
+#[test]
+fn gate_sides_of_different_sample_types_exit_2() {
+    let sampled = corpus("pprof-testdata/cppbench.heap");
+    let (_, err) = gate(
+        &[
+            "--base",
+            sampled.to_str().unwrap(),
+            &envoy(1),
+            "--max-growth",
+            "10%",
+        ],
+        2,
+    );
+    let line = error_line(&err);
+    assert!(
+        line.contains("cppbench.heap: sample type space (bytes) differs from inuse_space (bytes)"),
+        "{line}"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // several runs per side
 // ---------------------------------------------------------------------------
