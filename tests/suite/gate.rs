@@ -1,9 +1,7 @@
 //! `heapcost gate`: verdicts and exit codes on the corpus and the mini-envoy
-//! fixtures, budgets files and their errors, several runs per side, and the
-//! goldens of the pull-request comment, the GitHub annotations and the
-//! JUnit XML (`tests/data/gate/`, see its README).
+//! fixtures, budgets files and their errors, several runs per side. The
+//! goldens of its outputs are in `gate_golden.rs`.
 
-use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
@@ -11,7 +9,7 @@ use assert_cmd::Command;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use super::common::{cache_dir, corpus, golden, root};
+use super::common::{cache_dir, corpus, root};
 
 /// A corpus dump (unsymbolized: its envoy-static is not available).
 fn envoy(n: u32) -> String {
@@ -24,21 +22,21 @@ fn envoy(n: u32) -> String {
 
 /// A mini-envoy dump, relative to the repository root (where the binary
 /// runs), so that outputs do not depend on the checkout's location.
-fn mini(n: u32) -> String {
+pub(super) fn mini(n: u32) -> String {
     format!("fixtures/mini-envoy/mini-envoy.{n:04}.heap")
 }
 
 /// The flags that name mini-envoy's frames.
-const MINI_SYMBOLS: [&str; 4] = [
+pub(super) const MINI_SYMBOLS: [&str; 4] = [
     "-b",
     "fixtures/mini-envoy/mini-envoy",
     "--symbols-path",
     "fixtures/mini-envoy",
 ];
 
-const BUDGETS: &str = "tests/data/gate/budgets.toml";
+pub(super) const BUDGETS: &str = "tests/data/gate/budgets.toml";
 
-fn heapcost() -> Command {
+pub(super) fn heapcost() -> Command {
     let mut cmd = Command::cargo_bin("heapcost").unwrap();
     cmd.timeout(Duration::from_secs(60))
         .current_dir(root())
@@ -48,12 +46,12 @@ fn heapcost() -> Command {
 }
 
 /// Runs `heapcost gate ARGS`, checks the exit code, returns (stdout, stderr).
-fn gate(args: &[&str], code: i32) -> (String, String) {
+pub(super) fn gate(args: &[&str], code: i32) -> (String, String) {
     let output = heapcost().arg("gate").args(args).output().unwrap();
     expect(&output, args, code)
 }
 
-fn expect(output: &Output, args: &[&str], code: i32) -> (String, String) {
+pub(super) fn expect(output: &Output, args: &[&str], code: i32) -> (String, String) {
     let stdout = String::from_utf8(output.stdout.clone()).unwrap();
     let stderr = String::from_utf8(output.stderr.clone()).unwrap();
     assert_eq!(
@@ -151,7 +149,7 @@ fn gate_corpus_0001_to_0004_fails_on_total_growth() {
 }
 
 /// `heapcost gate --base BASE... NEW... -b mini-envoy --symbols-path ... EXTRA...`.
-fn mini_gate(base: &[u32], new: &[u32], extra: &[&str], code: i32) -> (String, String) {
+pub(super) fn mini_gate(base: &[u32], new: &[u32], extra: &[&str], code: i32) -> (String, String) {
     let mut args: Vec<String> = Vec::new();
     for b in base {
         args.push("--base".into());
@@ -534,147 +532,4 @@ fn gate_reads_a_side_from_stdin() {
     let (out, _) = expect(&output, &["stdin"], 1);
     assert!(out.contains("New:  -\n"), "{out}");
     assert!(out.contains("grew most: ext_proc"), "{out}");
-}
-
-// ---------------------------------------------------------------------------
-// goldens: comment, annotations, JUnit
-// ---------------------------------------------------------------------------
-
-const GOLDEN: &str = "gate/mini-envoy.0001-0004.budgets";
-
-/// The gate of the goldens, with every output asked for.
-fn golden_run(dir: &Path) -> (String, PathBuf, PathBuf, PathBuf) {
-    let (md, xml, summary) = (
-        dir.join("comment.md"),
-        dir.join("junit.xml"),
-        dir.join("summary.md"),
-    );
-    std::fs::write(&summary, "earlier step\n").unwrap();
-    let mut cmd = heapcost();
-    cmd.args(["gate", "--base", &mini(1), &mini(4), "--budgets", BUDGETS])
-        .args(MINI_SYMBOLS)
-        .args(["--github", "--markdown", md.to_str().unwrap()])
-        .args(["--junit", xml.to_str().unwrap()])
-        .env("GITHUB_STEP_SUMMARY", &summary);
-    let output = cmd.output().unwrap();
-    let (out, _) = expect(&output, &["golden"], 1);
-    (out, md, xml, summary)
-}
-
-#[test]
-fn gate_golden_text_and_annotations() {
-    let dir = TempDir::new().unwrap();
-    let (out, _, _, _) = golden_run(dir.path());
-    let (table, annotations) = out.split_at(out.find("\n::").unwrap() + 1);
-    golden(&format!("{GOLDEN}.expected.txt"), table);
-    golden(&format!("{GOLDEN}.annotations.expected.txt"), annotations);
-    // Every line is a workflow command, its message escaped: no raw % or newline.
-    for line in annotations.lines() {
-        assert!(
-            line.starts_with("::error ") || line.starts_with("::warning "),
-            "{line}"
-        );
-        let message = &line[line[2..].find("::").unwrap() + 4..];
-        assert!(
-            !message.replace("%25", "").replace("%0A", "").contains('%'),
-            "{line}"
-        );
-    }
-    assert!(
-        annotations.contains(&format!(
-            "::error file={BUDGETS},line=13,title=heapcost gate%3A owner network growth <= 1MiB::"
-        )),
-        "{annotations}"
-    );
-}
-
-#[test]
-fn gate_golden_markdown_comment_and_step_summary() {
-    let dir = TempDir::new().unwrap();
-    let (_, md, _, summary) = golden_run(dir.path());
-    let comment = std::fs::read_to_string(&md).unwrap();
-    golden(&format!("{GOLDEN}.comment.expected.md"), &comment);
-    assert!(comment.len() < 65_000);
-    let first = comment.lines().next().unwrap();
-    assert_eq!(first, "### ❌ heapcost gate: memory regression");
-    // The verdict, then the table, then the stacks.
-    let (verdict, table, stacks) = (
-        comment.find("limits broken").unwrap(),
-        comment.find("| | limit |").unwrap(),
-        comment.find("**Stacks that grew most**").unwrap(),
-    );
-    assert!(verdict < table && table < stacks, "{comment}");
-    // --github appends the same comment to the step summary.
-    let appended = std::fs::read_to_string(&summary).unwrap();
-    assert_eq!(appended, format!("earlier step\n{comment}"));
-}
-
-#[test]
-fn gate_golden_junit_is_xml_with_one_case_per_limit() {
-    let dir = TempDir::new().unwrap();
-    let (_, _, xml, _) = golden_run(dir.path());
-    let text = std::fs::read_to_string(&xml).unwrap();
-    golden(&format!("{GOLDEN}.junit.expected.xml"), &text);
-    let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("not XML: {e}\n{text}"));
-    let suites = doc.root_element();
-    assert_eq!(suites.tag_name().name(), "testsuites");
-    assert_eq!(suites.attribute("tests"), Some("8"));
-    assert_eq!(suites.attribute("failures"), Some("3"));
-    let cases: Vec<roxmltree::Node<'_, '_>> = doc
-        .descendants()
-        .filter(|n| n.has_tag_name("testcase"))
-        .collect();
-    assert_eq!(cases.len(), 8);
-    let failed: Vec<&str> = cases
-        .iter()
-        .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
-        .map(|c| c.attribute("name").unwrap())
-        .collect();
-    assert_eq!(
-        failed,
-        [
-            "total growth <= 10%",
-            "owner network growth <= 1MiB",
-            "kind buffer growth <= 20%"
-        ]
-    );
-    let props: Vec<(&str, &str)> = doc
-        .descendants()
-        .filter(|n| n.has_tag_name("property"))
-        .map(|n| (n.attribute("name").unwrap(), n.attribute("value").unwrap()))
-        .collect();
-    assert!(
-        props.contains(&("base", "fixtures/mini-envoy/mini-envoy.0001.heap")),
-        "{props:?}"
-    );
-}
-
-#[test]
-fn gate_passing_comment_and_notice() {
-    let dir = TempDir::new().unwrap();
-    let md = dir.path().join("c.md");
-    let (out, _) = mini_gate(
-        &[1],
-        &[1],
-        &[
-            "--max-growth",
-            "0%",
-            "--github",
-            "--markdown",
-            md.to_str().unwrap(),
-            "-q",
-        ],
-        0,
-    );
-    assert!(
-        out.contains(
-            "::notice title=heapcost gate::the limit holds: inuse_space 299.75kB -> 299.75kB (0)"
-        ),
-        "{out}"
-    );
-    let comment = std::fs::read_to_string(&md).unwrap();
-    assert!(
-        comment.starts_with("### ✅ heapcost gate: within budget\n\n**The limit holds.**"),
-        "{comment}"
-    );
 }

@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod corpus;
 mod gate;
+mod gate_golden;
 mod pprof_strings;
 mod proto_fixture;
 mod symbolize;
