@@ -10,6 +10,9 @@ use heapcost::{
     OutputFormat, ReportOptions, RulesOptions, SeriesOptions, TopOptions,
 };
 
+mod gate;
+use gate::{GateLimits, GateReports, gate_options};
+
 /// The command line as run, quoted where a shell would need it.
 fn command_line() -> String {
     std::env::args()
@@ -256,6 +259,63 @@ sample type, for flamegraph.pl, inferno or speedscope."
         /// Write here (default: stdout).
         #[arg(long, short = 'o', value_name = "FILE", help_heading = "Output")]
         output: Option<PathBuf>,
+    },
+    /// CI verdict: --base runs against PROFILE runs, checked against budgets; exit 0 pass, 1 regression, 2 bad input.
+    #[command(
+        long_about = "The CI memory-regression gate. Compares the base runs (--base, \
+repeatable: one dump per load-test run of the base branch) with the runs given (the pull \
+request's), checks every limit, prints a verdict table (limit, base, new, delta, status) and \
+exits with 0 when every limit holds, 1 when any is broken, 2 on bad input or usage.\n\n\
+Each run is read and attributed on its own; on each side, every value (the total, each owner, \
+each kind, each stack) is the median over that side's runs (a run without the owner counts 0): \
+with three runs per side one outlier run changes nothing; with two, the median is their mean.\n\n\
+Limits come from --budgets FILE (TOML: sample_type, noise_floor, [total] max_growth and max, \
+[owners] and [kinds]: NAME = LIMIT or a list of limits) and from the flags below, which \
+replace the file's limits of the same name. LIMIT: \"64MiB\" caps the new value, \"+8MiB\" \
+bounds the growth, \"+10%\" or \"10%\" bounds the growth relative to the base. Sizes: B, \
+KiB/KB/K, MiB/MB/M, GiB/GB/G, TiB/TB/T, all powers of 1024, fractions allowed (1.5GB); for \
+object counts (inuse_objects, alloc_objects) limits are plain numbers. An owner or kind no \
+rule defines and no input has is an error (exit 2) with a \"did you mean\". See docs/ci.md.",
+        mut_arg("profiles", |a| a.long_help("Heap profiles of the change under test: one run \
+each (formats as for every command; '-' reads standard input). Runs are not summed: each is \
+attributed on its own and every value is the median over the runs."))
+    )]
+    Gate {
+        /// A base profile: one run of the base branch (repeatable).
+        #[arg(
+            long,
+            required = true,
+            value_name = "BASE",
+            help_heading = "Input",
+            long_help = "A profile of the base branch: one run (repeatable). Runs are not \
+summed: each is attributed on its own and every value is the median over the runs of its side. \
+The profiles given (PROFILE) are the other side, the same way."
+        )]
+        base: Vec<String>,
+        #[command(flatten)]
+        input: Input,
+        /// The base runs' main executable, when it is not the new runs' (-b).
+        #[arg(
+            long,
+            value_name = "FILE",
+            help_heading = "Symbolization",
+            conflicts_with = "no_symbolize",
+            long_help = "The main executable that wrote the base runs (the base branch's \
+envoy-static), used for them as --binary is for the new runs. Without it, --binary serves both \
+sides, which is right only when both ran the same build: gperftools dumps record no build id, so \
+a wrong binary gives wrong names silently. --symbols-path serves both sides."
+        )]
+        base_binary: Option<PathBuf>,
+        #[command(flatten)]
+        sample: SampleTypeArg,
+        #[command(flatten)]
+        rules: RulesArg,
+        #[command(flatten)]
+        limits: Box<GateLimits>,
+        #[command(flatten)]
+        reports: GateReports,
+        #[command(flatten)]
+        output: Output,
     },
     /// Print the effective attribution rules (built-in, plus --rules FILE) as TOML.
     #[command(
@@ -543,6 +603,21 @@ impl From<Sub> for Config {
                 opts.output = output;
                 (Command::Convert(opts), input, Output::default())
             }
+            Sub::Gate {
+                base,
+                input,
+                base_binary,
+                sample,
+                rules,
+                limits,
+                reports,
+                output,
+            } => {
+                let summary = std::env::var_os("GITHUB_STEP_SUMMARY");
+                let mut opts = gate_options(base, sample, rules, &limits, reports, summary);
+                opts.base_binary = base_binary;
+                (Command::Gate(Box::new(opts)), input, output)
+            }
             Sub::Rules { rules, format } => {
                 let mut opts = RulesOptions::default();
                 opts.rules = rules.rules;
@@ -658,6 +733,29 @@ mod tests {
     #[test]
     fn profiles_are_required() {
         assert!(Cli::try_parse_from(["heapcost", "info"]).is_err());
+    }
+
+    #[test]
+    fn base_binary_reaches_gate_options() {
+        let c = config(&[
+            "heapcost",
+            "gate",
+            "--base",
+            "b",
+            "--base-binary",
+            "base/envoy-static",
+            "-b",
+            "new/envoy-static",
+            "--max-growth",
+            "1%",
+            "n",
+        ]);
+        let Command::Gate(opts) = &c.command else {
+            panic!("not gate")
+        };
+        assert_eq!(opts.base_binary, Some(PathBuf::from("base/envoy-static")));
+        let binary = c.symbolize.and_then(|s| s.paths.binary);
+        assert_eq!(binary, Some(PathBuf::from("new/envoy-static")));
     }
 
     #[test]

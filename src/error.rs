@@ -59,6 +59,25 @@ pub enum Error {
         /// What is wrong.
         why: String,
     },
+    /// A budgets file or a limit given on the command line (`heapcost gate`)
+    /// is malformed or names an owner or kind no rule defines.
+    #[error("{path}{}: {why}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Budgets {
+        /// The budgets file, or the flag as typed.
+        path: String,
+        /// 1-based line number in the file.
+        line: Option<usize>,
+        /// What is wrong.
+        why: String,
+    },
+    /// A file could not be written.
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
     /// A requested sample type is not in the profile.
     #[error("{0}")]
     SampleType(String),
@@ -68,14 +87,6 @@ pub enum Error {
     /// Writing output failed.
     #[error("writing output: {0}")]
     Output(#[source] std::io::Error),
-    /// An output file could not be written.
-    #[error("{path}: cannot write: {source}")]
-    Write {
-        /// The file.
-        path: String,
-        /// The operating system's reason.
-        source: std::io::Error,
-    },
 }
 
 impl Error {

@@ -23,6 +23,7 @@
 //! heapcost info envoy.prof.0001.heap
 //! heapcost top --sample-type inuse_space -n 20 envoy.prof.*.heap
 //! heapcost top --format json - < envoy.prof.0013.heap
+//! heapcost gate --base base.heap new.heap -b envoy-static --budgets budgets.toml  # exit 1: regression
 //! ```
 
 pub mod analysis;
@@ -35,6 +36,8 @@ pub mod read;
 pub mod render;
 mod report;
 pub mod symbolize;
+
+mod run_gate;
 
 use std::io::Write;
 
@@ -97,6 +100,9 @@ pub enum Command {
     Convert(ConvertOptions),
     /// The self-contained HTML report (and its Markdown and JSON forms).
     Report(ReportOptions),
+    /// The CI gate: base runs against new runs, checked against budgets
+    /// (boxed: its options are the largest).
+    Gate(Box<GateOptions>),
 }
 
 /// Options of `flamegraph`.
@@ -141,6 +147,38 @@ pub struct ConvertOptions {
     pub sample_type: String,
     /// Where to write; `None` writes to the output stream.
     pub output: Option<std::path::PathBuf>,
+}
+
+/// Options of `gate`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct GateOptions {
+    /// The base runs (each read and attributed on its own; see
+    /// [`analysis::gate`] for how runs are combined).
+    pub base: Vec<String>,
+    /// The base runs' main executable, when it is not the new runs' (the
+    /// base branch's build); `None` symbolizes both sides alike.
+    pub base_binary: Option<std::path::PathBuf>,
+    /// Sample type name or index; empty takes the budgets file's
+    /// `sample_type`, else the profile's default.
+    pub sample_type: String,
+    /// A rules file added before the built-in rules.
+    pub rules: Option<std::path::PathBuf>,
+    /// The budgets file (TOML, see [`analysis::budgets`]); none by default.
+    pub budgets: Option<std::path::PathBuf>,
+    /// Limits from the command line, laid over the file's with
+    /// [`Budgets::overridden_by`](analysis::budgets::Budgets::overridden_by).
+    pub limits: analysis::budgets::Budgets,
+    /// Where to write the pull-request comment (Markdown); none by default.
+    pub markdown: Option<std::path::PathBuf>,
+    /// Where to write JUnit XML; none by default.
+    pub junit: Option<std::path::PathBuf>,
+    /// Print GitHub Actions annotations on the output after the table.
+    /// Default: off.
+    pub github: bool,
+    /// A file to append the Markdown comment to (the CLI passes
+    /// `$GITHUB_STEP_SUMMARY` with `--github`); none by default.
+    pub step_summary: Option<std::path::PathBuf>,
 }
 
 /// Options of `series`.
@@ -216,6 +254,16 @@ pub enum OutputFormat {
 pub struct Summary {
     /// Non-fatal problems, one line each, for stderr.
     pub warnings: Vec<String>,
+    /// The gate's verdict (`gate` only): the binary exits with 1 when it
+    /// is [`Verdict::Fail`](analysis::gate::Verdict::Fail).
+    pub verdict: Option<analysis::gate::Verdict>,
+}
+
+impl Summary {
+    /// True when the gate found a broken limit (exit code 1).
+    pub fn failed(&self) -> bool {
+        self.verdict == Some(analysis::gate::Verdict::Fail)
+    }
 }
 
 /// Runs one command, writing its output to `out`.
@@ -373,6 +421,7 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
             .map_err(Error::Output)?;
             write_to(opts.output.as_deref(), out, &bytes)?;
         }
+        Command::Gate(opts) => run_gate::run(config, opts, out, &mut summary)?,
         Command::Rules(opts) => {
             let rules = load_rules(opts.rules.as_deref())?;
             let text = match config.format {

@@ -1,7 +1,8 @@
 //! The `heapcost` binary: parse the command line, run, map errors to exit codes.
 //!
 //! Exit codes: 0 success (also when stdout is closed early, as in
-//! `heapcost top | head`), 2 bad input or usage.
+//! `heapcost top | head`), 1 when `gate` finds a broken limit, 2 bad input
+//! or usage.
 
 mod cli;
 
@@ -17,9 +18,12 @@ fn main() -> ExitCode {
     config.progress = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let result = heapcost::run(&config, &mut out).and_then(|summary| {
-        out.flush().map_err(heapcost::Error::Output)?;
-        Ok(summary)
+    let result = heapcost::run(&config, &mut out).and_then(|summary| match out.flush() {
+        // A gate verdict must reach the exit code even when stdout is closed.
+        Err(e) if summary.verdict.is_some() && e.kind() == std::io::ErrorKind::BrokenPipe => {
+            Ok(summary)
+        }
+        other => other.map(|()| summary).map_err(heapcost::Error::Output),
     });
     match result {
         Ok(summary) => {
@@ -28,7 +32,11 @@ fn main() -> ExitCode {
                     eprintln!("heapcost: warning: {w}");
                 }
             }
-            ExitCode::SUCCESS
+            if summary.failed() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {

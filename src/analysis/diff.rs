@@ -66,15 +66,22 @@ impl Diff {
     }
 }
 
-fn row(name: &str, base: i64, new: i64) -> DiffRow {
-    let delta = new.saturating_sub(base);
-    DiffRow {
-        name: name.to_string(),
-        base,
-        new,
-        delta,
-        delta_share: (base != 0).then(|| delta as f64 / base as f64),
+impl DiffRow {
+    /// A row for `name` with its value on each side.
+    pub fn new(name: &str, base: i64, new: i64) -> Self {
+        let delta = new.saturating_sub(base);
+        DiffRow {
+            name: name.to_string(),
+            base,
+            new,
+            delta,
+            delta_share: (base != 0).then(|| delta as f64 / base as f64),
+        }
     }
+}
+
+fn row(name: &str, base: i64, new: i64) -> DiffRow {
+    DiffRow::new(name, base, new)
 }
 
 fn by_delta(a: &DiffRow, b: &DiffRow) -> std::cmp::Ordering {
@@ -99,6 +106,20 @@ fn labels(
     let mut rows: Vec<DiffRow> = values.into_iter().map(|(n, (b, v))| row(n, b, v)).collect();
     rows.sort_by(by_delta);
     rows
+}
+
+/// Compares two attribution views: the total, owners and kinds (no
+/// functions). The gate compares the views it combined from several runs
+/// per side with it.
+pub fn compare(b: &AttributionView, n: &AttributionView) -> Diff {
+    Diff {
+        sample_type: n.sample_type.clone(),
+        unit: n.unit.clone(),
+        total: row("total", b.total, n.total),
+        owners: labels(&b.owners, &n.owners),
+        kinds: labels(&b.kinds, &n.kinds),
+        functions: Vec::new(),
+    }
 }
 
 /// Compares sample type `base_index` of `base` with `new_index` of `new`.
@@ -143,12 +164,8 @@ pub fn diff(
             .then_with(|| x.flat.name.cmp(&y.flat.name))
     });
     Diff {
-        sample_type: n.sample_type.clone(),
-        unit: n.unit.clone(),
-        total: row("total", b.total, n.total),
-        owners: labels(&b.owners, &n.owners),
-        kinds: labels(&b.kinds, &n.kinds),
         functions,
+        ..compare(&b, &n)
     }
 }
 

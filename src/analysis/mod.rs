@@ -4,8 +4,10 @@
 //! form) built by one function from a [`Profile`](crate::profile::Profile).
 
 pub mod attribution;
+pub mod budgets;
 pub mod diff;
 pub mod flame;
+pub mod gate;
 pub mod info;
 pub mod report;
 pub mod series;

@@ -94,3 +94,16 @@ pub fn write_series(
 ) -> std::io::Result<()> {
     write_with_warnings(out, series, warnings)
 }
+
+/// `{"sample_type", "unit", "combine", "base_runs": [{"path", "total"}],
+/// "new_runs", "noise_floor", "verdict": "pass"|"fail", "checks": [{"scope",
+/// "name", "limit", "bound", "base", "new", "delta", "delta_share", "status",
+/// "origin"}], "diff": {"total", "owners", "kinds", "functions": []},
+/// "growing_stacks": [{"owner", "path", "base", "new", "delta"}], "warnings"}`.
+pub fn write_gate(
+    out: &mut dyn Write,
+    gate: &crate::analysis::gate::Gate,
+    warnings: &[String],
+) -> std::io::Result<()> {
+    write_with_warnings(out, gate, warnings)
+}

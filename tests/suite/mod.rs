@@ -5,6 +5,8 @@ mod cli;
 mod common;
 mod corpus;
 mod export;
+mod gate;
+mod gate_golden;
 mod golden;
 mod pprof_strings;
 mod proto_fixture;

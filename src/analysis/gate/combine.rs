@@ -1,0 +1,146 @@
+//! Several runs per side made one: every value is the median over the runs.
+
+use std::collections::BTreeMap;
+
+use crate::analysis::attribution::{AttributionView, LabelRow, PathRow};
+use crate::attribute;
+
+/// The median of `values` (sorted here); the mean of the middle two,
+/// rounded down, for an even count; 0 for none.
+pub fn median(values: &mut [i64]) -> i64 {
+    values.sort_unstable();
+    let n = values.len();
+    match n {
+        0 => 0,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => {
+            let sum = i128::from(values[n / 2 - 1]) + i128::from(values[n / 2]);
+            i64::try_from(sum.div_euclid(2)).unwrap_or(i64::MAX)
+        }
+    }
+}
+
+/// One view whose every value (total, owners, kinds, short paths) is the
+/// median over `views`, missing counting 0. Rows whose median is 0 are
+/// left out; the matrix is left empty.
+pub fn combine(views: &[AttributionView]) -> AttributionView {
+    let n = views.len();
+    let mut totals: Vec<i64> = views.iter().map(|v| v.total).collect();
+    let total = median(&mut totals);
+    let rows = |pick: fn(&AttributionView) -> &Vec<LabelRow>| {
+        let mut values: BTreeMap<&str, (Option<attribute::Tier>, Vec<i64>)> = BTreeMap::new();
+        let mut paths: BTreeMap<(&str, &[String]), Vec<i64>> = BTreeMap::new();
+        for (i, v) in views.iter().enumerate() {
+            for r in pick(v) {
+                let e = values
+                    .entry(&r.name)
+                    .or_insert_with(|| (r.tier, vec![0; n]));
+                e.1[i] = r.value;
+                for p in &r.top_stacks {
+                    paths
+                        .entry((&r.name, &p.path))
+                        .or_insert_with(|| vec![0; n])[i] = p.value;
+                }
+            }
+        }
+        let mut stacks: BTreeMap<&str, Vec<PathRow>> = BTreeMap::new();
+        for ((owner, path), mut v) in paths {
+            let value = median(&mut v);
+            if value != 0 {
+                stacks.entry(owner).or_default().push(PathRow {
+                    path: path.to_vec(),
+                    value,
+                });
+            }
+        }
+        let mut out: Vec<LabelRow> = values
+            .into_iter()
+            .filter_map(|(name, (tier, mut v))| {
+                let value = median(&mut v);
+                let mut top_stacks = stacks.remove(name).unwrap_or_default();
+                top_stacks.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.path.cmp(&b.path)));
+                (value != 0 || !top_stacks.is_empty()).then(|| LabelRow {
+                    name: name.to_string(),
+                    tier,
+                    value,
+                    share: if total == 0 {
+                        0.0
+                    } else {
+                        value as f64 / total as f64
+                    },
+                    top_stacks,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.name.cmp(&b.name)));
+        out
+    };
+    let first = views.first();
+    AttributionView {
+        sample_type: first.map(|v| v.sample_type.clone()).unwrap_or_default(),
+        unit: first.map(|v| v.unit.clone()).unwrap_or_default(),
+        total,
+        owners: rows(|v| &v.owners),
+        kinds: rows(|v| &v.kinds),
+        matrix: Vec::new(),
+        named_share: views
+            .iter()
+            .map(|v| v.named_share)
+            .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.min(s))))
+            .unwrap_or(0.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(total: i64, owners: &[(&str, i64)]) -> AttributionView {
+        AttributionView {
+            sample_type: "inuse_space".into(),
+            unit: "bytes".into(),
+            total,
+            owners: owners
+                .iter()
+                .map(|&(name, value)| LabelRow {
+                    name: name.into(),
+                    tier: None,
+                    value,
+                    share: 0.0,
+                    top_stacks: vec![PathRow {
+                        path: vec![format!("{name}::entry"), "Slice::newStorage".into()],
+                        value,
+                    }],
+                })
+                .collect(),
+            kinds: Vec::new(),
+            matrix: Vec::new(),
+            named_share: 1.0,
+        }
+    }
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&mut []), 0);
+        assert_eq!(median(&mut [5]), 5);
+        assert_eq!(median(&mut [9, 1, 5]), 5);
+        assert_eq!(median(&mut [1, 4]), 2);
+        assert_eq!(median(&mut [i64::MAX, i64::MAX]), i64::MAX);
+        assert_eq!(median(&mut [-3, 0]), -2);
+    }
+
+    #[test]
+    fn one_outlier_run_moves_nothing() {
+        let runs = [
+            view(100, &[("ext_proc", 60)]),
+            view(400, &[("ext_proc", 360)]),
+            view(104, &[("ext_proc", 64), ("lua", 2)]),
+        ];
+        let c = combine(&runs);
+        assert_eq!(c.total, 104);
+        assert_eq!(c.owner("ext_proc"), 64);
+        // lua is in one run of three: its median is 0, and it is left out.
+        assert!(c.owners.iter().all(|r| r.name != "lua"));
+        assert_eq!(c.owners[0].top_stacks[0].value, 64);
+    }
+}

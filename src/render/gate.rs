@@ -1,0 +1,523 @@
+//! The gate's verdict: the terminal table and the pull-request comment.
+//! GitHub annotations and JUnit XML are in [`ci`](super::ci).
+
+use std::fmt::Write as _;
+use std::io::Write;
+
+use super::markdown::cell;
+use super::text::signed;
+use super::units::scaled;
+use crate::analysis::budgets::Bound;
+use crate::analysis::gate::{Check, Gate, Run, Scope, Status, Verdict};
+
+/// The most characters the Markdown comment may have. GitHub refuses
+/// comments over 65,536 characters; the rest is a margin.
+pub const MARKDOWN_LIMIT: usize = 65_000;
+
+/// Growing stacks the comment lists at most.
+pub const MARKDOWN_STACKS: usize = 20;
+
+/// Growing stacks the terminal output lists.
+pub const TEXT_STACKS: usize = 5;
+
+/// `+12.50%`, `new` (base 0, new not), `-` (both 0).
+pub fn share_text(share: Option<f64>, new: i64) -> String {
+    match share {
+        Some(s) => format!("{:+.2}%", s * 100.0),
+        None if new == 0 => "-".to_string(),
+        None => "new".to_string(),
+    }
+}
+
+/// `1 of 3 limits broken`, `all 3 limits hold`.
+pub fn headline(g: &Gate) -> String {
+    let failed = g.failures().count();
+    let n = g.checks.len();
+    let limits = if n == 1 { "limit" } else { "limits" };
+    match g.verdict {
+        Verdict::Fail => format!("{failed} of {n} {limits} broken"),
+        Verdict::Pass if n == 1 => "the limit holds".to_string(),
+        Verdict::Pass => format!("all {n} {limits} hold"),
+    }
+}
+
+/// The owners that grew most, for a message: `ext_proc +3.36MB, network +3.17MB`.
+pub fn top_growers(g: &Gate, n: usize) -> String {
+    g.top_growing_owners(n)
+        .iter()
+        .map(|r| format!("{} {}", r.name, signed(r.delta, &g.unit)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One sentence on a check: what the value did and what the limit says.
+/// For the total, it names the owners that grew most.
+pub fn explain(g: &Gate, c: &Check) -> String {
+    let unit = g.unit.as_str();
+    let subject = match c.scope {
+        Scope::Total => format!("the total {}", g.sample_type),
+        Scope::Owner => format!("owner {}", c.name),
+        Scope::Kind => format!("kind {}", c.name),
+    };
+    let change = format!(
+        "{} -> {} ({}, {})",
+        scaled(c.base, unit),
+        scaled(c.new, unit),
+        signed(c.delta, unit),
+        share_text(c.delta_share, c.new)
+    );
+    let limit = c.limit.trim();
+    let verdict = match (c.status, c.bound) {
+        (Status::Pass, Bound::Cap(_)) => format!("within its budget of {limit}"),
+        (Status::Pass, _) => format!("within its growth limit of {limit}"),
+        (Status::Fail, Bound::Cap(_)) => format!("over its budget of {limit}"),
+        (Status::Fail, _) => format!("over its growth limit of {limit}"),
+        (Status::Noise, _) => format!(
+            "over its limit of {limit}, but the change is below the noise floor of {}",
+            scaled(g.noise_floor, unit)
+        ),
+    };
+    let mut out = format!("{subject}: {change}, {verdict}");
+    if c.scope == Scope::Total && c.status != Status::Pass && c.delta > 0 {
+        let growers = top_growers(g, 3);
+        if !growers.is_empty() {
+            let _ = write!(out, "; grew most: {growers}");
+        }
+    }
+    out
+}
+
+/// `a.heap`, or `median of 3 runs`.
+fn side_words(runs: &[Run]) -> String {
+    match runs {
+        [one] => one.path.clone(),
+        _ => format!("median of {} runs", runs.len()),
+    }
+}
+
+fn write_side(out: &mut dyn Write, title: &str, runs: &[Run], unit: &str) -> std::io::Result<()> {
+    writeln!(out, "{title}{}", side_words(runs))?;
+    if runs.len() > 1 {
+        for r in runs {
+            writeln!(out, "  {:>10}  {}", scaled(r.total, unit), r.path)?;
+        }
+    }
+    Ok(())
+}
+
+/// The terminal verdict: the sides, the table (limit, base, new, delta,
+/// delta %, status), the verdict line and the stacks that grew most.
+pub fn write_text(out: &mut dyn Write, g: &Gate) -> std::io::Result<()> {
+    let unit = g.unit.as_str();
+    write_side(out, "Base: ", &g.base_runs, unit)?;
+    write_side(out, "New:  ", &g.new_runs, unit)?;
+    let t = &g.diff.total;
+    writeln!(
+        out,
+        "Type: {}, total {} -> {} ({}, {}); noise floor {}",
+        g.sample_type,
+        scaled(t.base, unit),
+        scaled(t.new, unit),
+        signed(t.delta, unit),
+        share_text(t.delta_share, t.new),
+        scaled(g.noise_floor, unit)
+    )?;
+    writeln!(out)?;
+    let header = ["limit", "base", "new", "delta", "delta%", "status"].map(String::from);
+    let rows: Vec<[String; 6]> = g
+        .checks
+        .iter()
+        .map(|c| {
+            [
+                c.label(),
+                scaled(c.base, unit),
+                scaled(c.new, unit),
+                signed(c.delta, unit),
+                share_text(c.delta_share, c.new),
+                c.status.as_str().to_string(),
+            ]
+        })
+        .collect();
+    let mut widths = [0usize; 6];
+    for r in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in widths.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for r in std::iter::once(&header).chain(&rows) {
+        writeln!(
+            out,
+            "{:<w0$}  {:>w1$}  {:>w2$}  {:>w3$}  {:>w4$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+            w4 = widths[4],
+        )?;
+    }
+    writeln!(out)?;
+    match g.verdict {
+        Verdict::Pass => writeln!(out, "PASS: {}", headline(g))?,
+        Verdict::Fail => {
+            writeln!(out, "FAIL: {}:", headline(g))?;
+            for c in g.failures() {
+                writeln!(out, "  {}", explain(g, c))?;
+            }
+        }
+    }
+    let noise = g
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Noise)
+        .count();
+    if noise > 0 {
+        writeln!(
+            out,
+            "{noise} broken limit(s) pass because their change is below the noise floor of {}",
+            scaled(g.noise_floor, unit)
+        )?;
+    }
+    if !g.growing_stacks.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "stacks that grew most (owner: entry > ... > leaf):")?;
+        for s in g.growing_stacks.iter().take(TEXT_STACKS) {
+            writeln!(
+                out,
+                "{:>11}  {}: {}",
+                signed(s.delta, unit),
+                s.owner,
+                s.path.join(" > ")
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// A string that refuses additions past a limit, keeping room for the
+/// notes that say what was left out.
+struct Bounded {
+    text: String,
+    limit: usize,
+}
+
+impl Bounded {
+    /// Room kept for closing notes and the footer.
+    const RESERVE: usize = 1_500;
+
+    /// Appends `s` when it fits below the limit minus the reserve.
+    fn push(&mut self, s: &str) -> bool {
+        if self.text.len() + s.len() + Self::RESERVE > self.limit {
+            return false;
+        }
+        self.text.push_str(s);
+        true
+    }
+
+    /// Appends a closing note, which may use the reserve.
+    fn note(&mut self, s: &str) {
+        if self.text.len() + s.len() <= self.limit {
+            self.text.push_str(s);
+        }
+    }
+}
+
+/// `s` cut to `max` characters, with `...` when cut.
+fn cut(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+fn status_cell(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "✅ pass",
+        Status::Noise => "➖ noise",
+        Status::Fail => "❌ **FAIL**",
+    }
+}
+
+/// The pull-request comment: the verdict, the table of limits, the stacks
+/// that grew most, warnings, then owners and kinds in a collapsed section.
+/// Never longer than [`MARKDOWN_LIMIT`] bytes (so characters): rows that do
+/// not fit are left out with a note saying how many.
+pub fn markdown(g: &Gate, warnings: &[String]) -> String {
+    markdown_within(g, warnings, MARKDOWN_LIMIT)
+}
+
+fn markdown_within(g: &Gate, warnings: &[String], limit: usize) -> String {
+    let unit = g.unit.as_str();
+    let mut md = Bounded {
+        text: String::new(),
+        limit,
+    };
+    let title = match g.verdict {
+        Verdict::Pass => "✅ heapcost gate: within budget",
+        Verdict::Fail => "❌ heapcost gate: memory regression",
+    };
+    let t = &g.diff.total;
+    let mut head = format!(
+        "### {title}\n\n**{}.** {} {} -> {} (**{}**, {}).",
+        capitalized(&headline(g)),
+        g.sample_type,
+        scaled(t.base, unit),
+        scaled(t.new, unit),
+        signed(t.delta, unit),
+        share_text(t.delta_share, t.new)
+    );
+    let growers = top_growers(g, 3);
+    if t.delta > 0 && !growers.is_empty() {
+        let _ = write!(head, " Grew most: {}.", cell(&growers));
+    }
+    head.push('\n');
+    md.push(&head);
+    let failures: Vec<&Check> = g.failures().collect();
+    if !failures.is_empty() {
+        md.push("\n");
+        for (i, c) in failures.iter().enumerate() {
+            if !md.push(&format!("- {}\n", cell(&cut(&explain(g, c), 600)))) {
+                md.note(&format!("- ... and {} more\n", failures.len() - i));
+                break;
+            }
+        }
+    }
+    md.push("\n| | limit | base | new | delta | delta % |\n|---|---|---:|---:|---:|---:|\n");
+    for (i, c) in g.checks.iter().enumerate() {
+        let row = format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            status_cell(c.status),
+            cell(&cut(&c.label(), 300)),
+            scaled(c.base, unit),
+            scaled(c.new, unit),
+            signed(c.delta, unit),
+            share_text(c.delta_share, c.new)
+        );
+        if !md.push(&row) {
+            md.note(&format!(
+                "\n_{} more limits are not shown, to keep this comment short; the job log and the JUnit report list them all._\n",
+                g.checks.len() - i
+            ));
+            break;
+        }
+    }
+    write_stacks(&mut md, g);
+    write_warnings(&mut md, warnings);
+    write_details(&mut md, g);
+    md.note(&format!(
+        "\n<sub>heapcost gate: {}; base {}, new {}; noise floor {}.</sub>\n",
+        g.sample_type,
+        runs_words(&g.base_runs),
+        runs_words(&g.new_runs),
+        scaled(g.noise_floor, unit)
+    ));
+    md.text
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn runs_words(runs: &[Run]) -> String {
+    match runs {
+        [one] => format!("`{}`", cut(&one.path, 200).replace('`', "")),
+        _ => format!("median of {} runs", runs.len()),
+    }
+}
+
+fn write_stacks(md: &mut Bounded, g: &Gate) {
+    if g.growing_stacks.is_empty() {
+        return;
+    }
+    let unit = g.unit.as_str();
+    md.push(
+        "\n**Stacks that grew most** (owner: entry > ... > leaf)\n\n| delta | base | new | owner | stack |\n|---:|---:|---:|---|---|\n",
+    );
+    let mut shown = 0;
+    for s in g.growing_stacks.iter().take(MARKDOWN_STACKS) {
+        let row = format!(
+            "| {} | {} | {} | {} | `{}` |\n",
+            signed(s.delta, unit),
+            scaled(s.base, unit),
+            scaled(s.new, unit),
+            cell(&cut(&s.owner, 100)),
+            cut(&s.path.join(" > "), 400).replace(['`', '|', '\n', '\r'], "'")
+        );
+        if !md.push(&row) {
+            break;
+        }
+        shown += 1;
+    }
+    let left = g.growing_stacks.len() - shown;
+    if left > 0 {
+        let why = if shown < MARKDOWN_STACKS.min(g.growing_stacks.len()) {
+            "to keep this comment under GitHub's size limit"
+        } else {
+            "smaller ones"
+        };
+        md.note(&format!(
+            "\n_{left} more growing stacks are not shown ({why}); `heapcost diff` lists every change._\n"
+        ));
+    }
+}
+
+fn write_warnings(md: &mut Bounded, warnings: &[String]) {
+    for (i, w) in warnings.iter().enumerate() {
+        let line = format!("\n> **Warning:** {}\n", cell(&cut(w, 1_000)));
+        if !md.push(&line) {
+            md.note(&format!(
+                "\n_{} more warnings are in the job log._\n",
+                warnings.len() - i
+            ));
+            return;
+        }
+    }
+}
+
+fn write_details(md: &mut Bounded, g: &Gate) {
+    let unit = g.unit.as_str();
+    if !md.push("\n<details><summary>Owners and kinds</summary>\n") {
+        return;
+    }
+    for (title, rows) in [("owner", &g.diff.owners), ("kind", &g.diff.kinds)] {
+        md.push(&format!(
+            "\n| {title} | base | new | delta | delta % |\n|---|---:|---:|---:|---:|\n"
+        ));
+        for (i, r) in rows.iter().enumerate() {
+            let row = format!(
+                "| {} | {} | {} | {} | {} |\n",
+                cell(&cut(&r.name, 100)),
+                scaled(r.base, unit),
+                scaled(r.new, unit),
+                signed(r.delta, unit),
+                share_text(r.delta_share, r.new)
+            );
+            if !md.push(&row) {
+                md.note(&format!("| ... {} more | | | | |\n", rows.len() - i));
+                break;
+            }
+        }
+    }
+    let mut runs = String::new();
+    for (side, list) in [("base", &g.base_runs), ("new", &g.new_runs)] {
+        if list.len() > 1 {
+            for r in list {
+                let _ = writeln!(
+                    runs,
+                    "| {side} | {} | `{}` |",
+                    scaled(r.total, unit),
+                    cut(&r.path, 200).replace(['`', '|'], "'")
+                );
+            }
+        }
+    }
+    if !runs.is_empty() {
+        md.push(&format!(
+            "\nEach value above is the median of its side's runs:\n\n| side | total | run |\n|---|---:|---|\n{runs}"
+        ));
+    }
+    md.note("\n</details>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::budgets::{Amount, Origin};
+    use crate::analysis::diff::{Diff, DiffRow};
+    use crate::analysis::gate::StackDelta;
+
+    fn gate(checks: usize, stacks: usize, name_len: usize) -> Gate {
+        let long = "N".repeat(name_len);
+        Gate {
+            sample_type: "inuse_space".into(),
+            unit: "bytes".into(),
+            combine: "median",
+            base_runs: vec![Run {
+                path: "a.heap".into(),
+                total: 10,
+            }],
+            new_runs: vec![Run {
+                path: "b.heap".into(),
+                total: 20,
+            }],
+            noise_floor: 0,
+            verdict: Verdict::Fail,
+            checks: (0..checks)
+                .map(|i| Check {
+                    scope: Scope::Owner,
+                    name: format!("{long}{i}"),
+                    limit: "1MiB".into(),
+                    bound: Bound::Cap(Amount {
+                        value: 1,
+                        byte_unit: true,
+                    }),
+                    base: 1,
+                    new: 2,
+                    delta: 1,
+                    delta_share: Some(1.0),
+                    status: Status::Fail,
+                    origin: Origin::flag("--budget"),
+                })
+                .collect(),
+            diff: Diff {
+                sample_type: "inuse_space".into(),
+                unit: "bytes".into(),
+                total: DiffRow::new("total", 10, 20),
+                owners: (0..stacks)
+                    .map(|i| DiffRow::new(&format!("{long}{i}"), 1, 2))
+                    .collect(),
+                kinds: Vec::new(),
+                functions: Vec::new(),
+            },
+            growing_stacks: (0..stacks)
+                .map(|i| StackDelta {
+                    owner: format!("o{i}"),
+                    path: vec![long.clone(); 3],
+                    base: 0,
+                    new: 1,
+                    delta: 1,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_comment_stays_under_the_limit_whatever_the_input() {
+        for (checks, stacks, len) in [
+            (0, 0, 1),
+            (5, 5, 10),
+            (10_000, 10_000, 100),
+            (50, 50_000, 5_000),
+        ] {
+            let g = gate(checks, stacks, len);
+            let warnings = vec!["w|`<x>`\n".repeat(500); 200];
+            let md = markdown(&g, &warnings);
+            assert!(md.chars().count() < MARKDOWN_LIMIT, "{}", md.len());
+            assert!(md.starts_with("### ❌ heapcost gate"), "{md}");
+            assert!(
+                md.trim_end().ends_with("</sub>"),
+                "{}",
+                &md[md.len() - 300..]
+            );
+        }
+        let md = markdown(&gate(10_000, 10, 100), &[]);
+        assert!(md.contains("more limits are not shown"), "{md}");
+        let md = markdown(&gate(1, 100, 5_000), &[]);
+        assert!(md.contains("more growing stacks are not shown"), "{md}");
+    }
+
+    #[test]
+    fn cells_are_cut_on_characters() {
+        assert_eq!(cut("ééé", 2), "éé...");
+        assert_eq!(cut("ab", 2), "ab");
+    }
+}
