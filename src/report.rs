@@ -112,6 +112,26 @@ fn fitted_svg(
     }
 }
 
+/// The truncation warnings of several snapshots as one line when they say
+/// the same thing about different files (`13 of 13 snapshots are truncated
+/// dumps: ...`), else as they are.
+fn one_truncation_warning(warnings: &[String], snapshots: usize) -> Vec<String> {
+    const MARK: &str = " is a truncated dump: ";
+    let rests: Vec<&str> = warnings
+        .iter()
+        .filter_map(|w| w.split_once(MARK).map(|(_, r)| r))
+        .collect();
+    if warnings.len() < 2 || rests.len() != warnings.len() || rests.iter().any(|r| *r != rests[0])
+    {
+        return warnings.to_vec();
+    }
+    vec![format!(
+        "{} of {snapshots} snapshots are truncated dumps: {}",
+        warnings.len(),
+        rests[0]
+    )]
+}
+
 /// Runs `report`.
 pub(crate) fn run_report(
     config: &Config,
@@ -149,15 +169,21 @@ pub(crate) fn run_report(
     let kind = last.sample_types[index].kind.clone();
     let unit = last.sample_types[index].unit.clone();
     let mut views = Vec::with_capacity(profiles.len());
+    let mut truncated = Vec::new();
     for (n, (p, path)) in profiles.iter().zip(&paths).enumerate() {
         let i = p
             .sample_type_index(&kind)
             .map_err(|why| Error::SampleType(format!("{path}: {why}")))?;
-        summary.warnings.extend(crate::truncation_warning(p, i));
+        if let Some(w) = crate::truncation_warning(p, i) {
+            truncated.push(w);
+        }
         // Heaviest paths only for the last snapshot, the one the tables show.
         let stacks = if n + 1 == paths.len() { 3 } else { 0 };
         views.push(analysis::attribution::attribution(p, i, rules, stacks).0);
     }
+    summary
+        .warnings
+        .extend(one_truncation_warning(&truncated, paths.len()));
     let view = views
         .last()
         .cloned()

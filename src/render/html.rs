@@ -416,16 +416,14 @@ pub fn render_html(
             })
             .collect()
     };
-    let title = format!(
-        "heapcost report: {}",
-        files_label(
-            &r.provenance
-                .inputs
-                .iter()
-                .map(|f| f.path.clone())
-                .collect::<Vec<_>>()
-        )
-    );
+    let paths: Vec<String> = r.provenance.inputs.iter().map(|f| f.path.clone()).collect();
+    let title = match (&r.series, paths.last()) {
+        (Some(s), Some(last)) => format!(
+            "heapcost report: {last} (last of {} snapshots)",
+            s.snapshots.len()
+        ),
+        _ => format!("heapcost report: {}", files_label(&paths)),
+    };
     let mut env = Environment::new();
     env.add_template("report.html", TEMPLATE)?;
     let tmpl = env.get_template("report.html")?;
