@@ -121,8 +121,7 @@ fn one_truncation_warning(warnings: &[String], snapshots: usize) -> Vec<String> 
         .iter()
         .filter_map(|w| w.split_once(MARK).map(|(_, r)| r))
         .collect();
-    if warnings.len() < 2 || rests.len() != warnings.len() || rests.iter().any(|r| *r != rests[0])
-    {
+    if warnings.len() < 2 || rests.len() != warnings.len() || rests.iter().any(|r| *r != rests[0]) {
         return warnings.to_vec();
     }
     vec![format!(

@@ -35,6 +35,7 @@ pub fn flame(
     let mut flame = Flame::default();
     let mut owner_values: HashMap<u32, i64> = HashMap::new();
     let mut found = only.is_none();
+    let mut seen = std::collections::BTreeSet::new();
     let table = profile.location_name_table();
     for sample in &profile.samples {
         let v = sample.values.get(index).copied().unwrap_or(0);
@@ -43,6 +44,7 @@ pub fn flame(
         }
         labeller.frames(sample.locations.iter().copied(), &mut frames);
         let (owner, _) = labeller.decide(&frames);
+        seen.insert(owner);
         if let Some(name) = only {
             let is = labeller
                 .owner_labels()
@@ -73,15 +75,22 @@ pub fn flame(
         flame.total = flame.total.saturating_add(v);
     }
     if !found {
-        let mut names: Vec<&str> = labeller
-            .owner_labels()
+        let labels = labeller.owner_labels();
+        let mut names: Vec<&str> = seen
             .iter()
-            .map(|l| l.name.as_str())
+            .filter_map(|&i| labels.get(i as usize).map(|l| l.name.as_str()))
             .collect();
         names.sort_unstable();
+        let wanted = only.unwrap_or_default();
+        let hint = names
+            .iter()
+            .map(|n| (strsim::jaro_winkler(wanted, n), *n))
+            .filter(|(score, _)| *score > 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, n)| format!("did you mean '{n}'? "))
+            .unwrap_or_default();
         return Err(format!(
-            "no sample is charged to owner '{}'; the owners in this profile are: {}",
-            only.unwrap_or_default(),
+            "no sample is charged to owner '{wanted}'; {hint}the owners in this profile are: {}",
             names.join(", ")
         ));
     }
