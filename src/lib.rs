@@ -524,7 +524,10 @@ fn load(
 ) -> Result<(Profile, usize)> {
     let mut merged = read::read_merged(inputs)?;
     if let Some(opts) = &config.symbolize {
-        let report = symbolize::run(&mut merged, opts)?;
+        let spinner = progress::Progress::spinner(config.progress, "symbolizing");
+        let report = symbolize::run(&mut merged, opts);
+        spinner.finish();
+        let report = report?;
         summary.warnings.extend(report.warnings.iter().cloned());
         summary.warnings.extend(unnamed_warning(&report));
     }

@@ -24,6 +24,20 @@ impl Progress {
         Progress(Some(bar))
     }
 
+    /// A spinner for work of unknown length (symbolizing a large binary).
+    pub(crate) fn spinner(enabled: bool, message: &'static str) -> Self {
+        if !enabled {
+            return Progress(None);
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template("heapcost: {spinner} {msg} {elapsed}") {
+            bar.set_style(style);
+        }
+        bar.set_message(message);
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Progress(Some(bar))
+    }
+
     /// Names the current step.
     pub(crate) fn set_message(&self, message: &'static str) {
         if let Some(b) = &self.0 {
