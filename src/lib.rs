@@ -436,13 +436,38 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
     Ok(summary)
 }
 
+/// Writes (or appends) `bytes` to `path`.
+pub(crate) fn write_file(path: &std::path::Path, append: bool, bytes: &[u8]) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true);
+    if append {
+        options.append(true);
+    } else {
+        options.write(true).truncate(true);
+    }
+    options
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|source| Error::Write {
+            path: path.display().to_string(),
+            source,
+        })
+}
+
+/// A text file and the name to show for it in messages.
+pub(crate) fn read_text(path: &std::path::Path) -> Result<(String, String)> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    Ok((shown, text))
+}
+
 /// Writes `bytes` to `path`, or to `out` when there is none.
 fn write_to(path: Option<&std::path::Path>, out: &mut dyn Write, bytes: &[u8]) -> Result<()> {
     match path {
-        Some(p) => std::fs::write(p, bytes).map_err(|source| Error::Write {
-            path: p.display().to_string(),
-            source,
-        }),
+        Some(p) => write_file(p, false, bytes),
         None => out.write_all(bytes).map_err(Error::Output),
     }
 }
@@ -544,11 +569,7 @@ fn load_rules(user: Option<&std::path::Path>) -> Result<attribute::RuleSet> {
     match user {
         None => attribute::RuleSet::builtin(),
         Some(path) => {
-            let shown = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-                path: shown.clone(),
-                source,
-            })?;
+            let (shown, text) = read_text(path)?;
             attribute::RuleSet::load(Some((&shown, &text)))
         }
     }

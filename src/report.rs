@@ -239,11 +239,7 @@ pub(crate) fn run_report(
     // Memory outside the profile.
     let envoy = match &opts.memory {
         Some(path) => {
-            let shown = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-                path: shown.clone(),
-                source,
-            })?;
+            let (shown, text) = crate::read_text(path)?;
             Some(read::envoy_memory::parse_memory(&text, &shown)?)
         }
         None => None,
@@ -355,23 +351,16 @@ pub(crate) fn run_report(
     };
     let html = render::html::render_html(&report, &flame_svg, diff_svg.as_ref())
         .map_err(|e| Error::Usage(format!("report template: {e:#}")))?;
-    write_file(&opts.output, html.as_bytes())?;
+    crate::write_file(&opts.output, false, html.as_bytes())?;
     if let Some(path) = &opts.markdown {
         let text = render::markdown::report_summary(&report);
-        write_file(path, text.as_bytes())?;
+        crate::write_file(path, false, text.as_bytes())?;
     }
     if let Some(path) = &opts.json {
         let mut text = serde_json::to_vec_pretty(&report)
             .map_err(|e| Error::Output(std::io::Error::other(e)))?;
         text.push(b'\n');
-        write_file(path, &text)?;
+        crate::write_file(path, false, &text)?;
     }
     Ok(())
-}
-
-fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    std::fs::write(path, bytes).map_err(|source| Error::Write {
-        path: path.display().to_string(),
-        source,
-    })
 }

@@ -3,7 +3,6 @@
 //! the combined sides ([`analysis::gate`]), the reports written.
 
 use std::io::Write;
-use std::path::Path;
 
 use crate::analysis::attribution::{AttributionView, attribution};
 use crate::analysis::budgets::Budgets;
@@ -69,11 +68,7 @@ pub(crate) fn run(
 fn budgets(opts: &GateOptions) -> Result<Budgets> {
     let file = match &opts.budgets {
         Some(path) => {
-            let shown = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-                path: shown.clone(),
-                source,
-            })?;
+            let (shown, text) = crate::read_text(path)?;
             Budgets::parse(&text, &shown)?
         }
         None => Budgets::default(),
@@ -143,34 +138,16 @@ fn write_reports(opts: &GateOptions, g: &Gate, warnings: &[String]) -> Result<()
     if opts.markdown.is_some() || opts.step_summary.is_some() {
         let md = render::gate::markdown(g, warnings);
         if let Some(path) = &opts.markdown {
-            write_file(path, false, md.as_bytes())?;
+            crate::write_file(path, false, md.as_bytes())?;
         }
         if let Some(path) = &opts.step_summary {
-            write_file(path, true, md.as_bytes())?;
+            crate::write_file(path, true, md.as_bytes())?;
         }
     }
     if let Some(path) = &opts.junit {
         let mut xml = Vec::new();
         render::ci::write_junit(&mut xml, g, warnings).map_err(Error::Output)?;
-        write_file(path, false, &xml)?;
+        crate::write_file(path, false, &xml)?;
     }
     Ok(())
-}
-
-/// Writes (or appends) `bytes` to `path`.
-fn write_file(path: &Path, append: bool, bytes: &[u8]) -> Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true);
-    if append {
-        options.append(true);
-    } else {
-        options.write(true).truncate(true);
-    }
-    options
-        .open(path)
-        .and_then(|mut f| f.write_all(bytes))
-        .map_err(|source| Error::Write {
-            path: path.display().to_string(),
-            source,
-        })
 }
