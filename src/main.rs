@@ -16,6 +16,16 @@ fn main() -> ExitCode {
     let quiet = cli.quiet;
     let mut config: heapcost::Config = cli.command.into();
     config.progress = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if let heapcost::Command::Convert(c) = &config.command
+        && c.to == heapcost::ConvertTo::Pprof
+        && c.output.is_none()
+        && std::io::IsTerminal::is_terminal(&std::io::stdout())
+    {
+        eprintln!(
+            "heapcost: error: convert writes a binary (gzipped protobuf); give a file with -o out.pb.gz, or redirect stdout"
+        );
+        return ExitCode::from(2);
+    }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let result = heapcost::run(&config, &mut out).and_then(|summary| match out.flush() {
