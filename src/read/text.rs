@@ -1,44 +1,15 @@
-//! Shared pieces of the text-format readers: numbered lines, a byte cursor
-//! for the `count: bytes [count: bytes] @ 0x...` grammar, and interning of
-//! stack addresses into locations.
+//! Shared pieces of the text-format readers: a byte cursor for the
+//! `count: bytes [count: bytes] @ 0x...` grammar, interning of stack
+//! addresses into locations, and of stacks into samples.
+
+use std::hash::BuildHasher;
 
 use rustc_hash::FxHashMap;
 
 use crate::error::ParseError;
-use crate::profile::{AddressKind, Location, LocationId, RuntimeAddr};
+use crate::profile::{AddressKind, Label, Location, LocationId, RuntimeAddr, Sample};
 
-/// Splits a byte buffer into lines numbered from 1, without their `\n` or `\r\n`.
-pub(crate) struct Lines<'a> {
-    rest: &'a [u8],
-    number: usize,
-}
-
-impl<'a> Lines<'a> {
-    pub(crate) fn new(data: &'a [u8]) -> Self {
-        Lines {
-            rest: data,
-            number: 0,
-        }
-    }
-}
-
-impl<'a> Iterator for Lines<'a> {
-    type Item = (usize, &'a [u8]);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        self.number += 1;
-        let (line, rest) = match memchr::memchr(b'\n', self.rest) {
-            Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
-            None => (self.rest, &self.rest[self.rest.len()..]),
-        };
-        self.rest = rest;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        Some((self.number, line))
-    }
-}
+use super::limits;
 
 /// True for lines that carry nothing: blank, or a `#` comment.
 pub(crate) fn is_blank_or_comment(line: &[u8]) -> bool {
@@ -304,23 +275,17 @@ pub(crate) struct AddressTable {
 }
 
 impl AddressTable {
-    /// An empty table with room for `n` distinct addresses.
-    pub(crate) fn with_capacity(n: usize) -> Self {
-        AddressTable {
-            locations: Vec::with_capacity(n),
-            ids: FxHashMap::with_capacity_and_hasher(n, Default::default()),
-        }
-    }
-
-    /// The location for a return address written in a text dump.
+    /// The location for a return address written in a text dump; an error
+    /// past [`limits::MAX_LOCATIONS`] distinct addresses.
     pub(crate) fn intern(&mut self, addr: u64) -> Result<LocationId, ParseError> {
         if let Some(id) = self.ids.get(&addr) {
             return Ok(*id);
         }
-        let id = LocationId(
-            u32::try_from(self.locations.len())
-                .map_err(|_| ParseError::line("more than 2^32 distinct addresses", ""))?,
-        );
+        let id = u32::try_from(self.locations.len())
+            .ok()
+            .filter(|n| (*n as usize) < limits::MAX_LOCATIONS)
+            .map(LocationId)
+            .ok_or_else(|| ParseError::Limit(too_many_locations()))?;
         self.locations.push(Location {
             address: RuntimeAddr(addr),
             kind: AddressKind::ReturnAddress,
@@ -330,6 +295,75 @@ impl AddressTable {
         });
         self.ids.insert(addr, id);
         Ok(id)
+    }
+}
+
+/// The message for a profile with more than [`limits::MAX_LOCATIONS`] addresses.
+pub(crate) fn too_many_locations() -> String {
+    format!(
+        "more than {} distinct stack addresses (heapcost's limit; real heap profiles hold thousands)",
+        limits::MAX_LOCATIONS
+    )
+}
+
+/// The message for a stack deeper than [`limits::MAX_STACK_DEPTH`].
+pub(crate) fn too_deep(depth: usize) -> String {
+    format!(
+        "stack of {depth} frames is deeper than {} (heapcost's limit; profilers record at most 128)",
+        limits::MAX_STACK_DEPTH
+    )
+}
+
+/// The samples of a text dump, one per distinct stack and labels, in order
+/// of first appearance: a stack listed again adds its values to the first
+/// (as pprof's `Compact` merges identical samples), so memory follows the
+/// distinct stacks, not the lines read.
+#[derive(Default)]
+pub(crate) struct SampleTable {
+    pub(crate) samples: Vec<Sample>,
+    /// Indices into `samples`, hashed by stack and labels.
+    index: hashbrown::HashTable<u32>,
+}
+
+impl SampleTable {
+    /// Adds one stack (leaf first) with its values and labels.
+    pub(crate) fn add(
+        &mut self,
+        locations: &[LocationId],
+        values: &[i64],
+        labels: &[Label],
+    ) -> Result<(), ParseError> {
+        let hasher = rustc_hash::FxBuildHasher;
+        let hash = hasher.hash_one((locations, labels));
+        let samples = &mut self.samples;
+        let same = |i: &u32| {
+            samples
+                .get(*i as usize)
+                .is_some_and(|s| s.locations == locations && s.labels == labels)
+        };
+        if let Some(s) = self
+            .index
+            .find(hash, same)
+            .and_then(|i| samples.get_mut(*i as usize))
+        {
+            for (sum, v) in s.values.iter_mut().zip(values) {
+                *sum = sum.saturating_add(*v);
+            }
+            return Ok(());
+        }
+        let i = u32::try_from(samples.len())
+            .map_err(|_| ParseError::Limit("more than 2^32 distinct stacks".into()))?;
+        samples.push(Sample {
+            values: values.to_vec(),
+            locations: locations.to_vec(),
+            labels: labels.to_vec(),
+        });
+        self.index.insert_unique(hash, i, |i| {
+            samples.get(*i as usize).map_or(0, |s| {
+                hasher.hash_one((s.locations.as_slice(), s.labels.as_slice()))
+            })
+        });
+        Ok(())
     }
 }
 
@@ -361,20 +395,6 @@ pub fn unsample(count: i64, size: i64, rate: i64) -> (i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lines_are_numbered_and_stripped() {
-        let v: Vec<_> = Lines::new(b"a\r\nb\n\nc").collect();
-        assert_eq!(
-            v,
-            vec![
-                (1, &b"a"[..]),
-                (2, &b"b"[..]),
-                (3, &b""[..]),
-                (4, &b"c"[..])
-            ]
-        );
-    }
 
     #[test]
     fn value_block_parses_and_rejects() {
