@@ -3,6 +3,8 @@ mod bad_input;
 mod cli;
 mod common;
 mod corpus;
+mod every_format;
+mod limits;
 mod pprof_strings;
 mod proto_fixture;
 mod symbolize;
