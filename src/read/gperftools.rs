@@ -12,7 +12,9 @@
 //! `heapprofile`, `growthz`/`growth` and `fragmentationz` are unsampled;
 //! `heap_v2/N` and `heapz_v2/N` are Poisson-sampled with mean period `N`; Go's
 //! `heap/N` is sampled with period `N/2` (Go writes twice its rate there).
-//! Sampled values are unsampled with [`unsample`], as pprof does.
+//! Sampled values are unsampled with [`unsample`](super::unsample), as pprof
+//! does. A stack listed again adds its values to its first sample (growth
+//! dumps list one stack per growth event), as pprof's `Compact` would.
 //!
 //! Sample types follow pprof: `alloc_objects, alloc_space, inuse_objects,
 //! inuse_space` when the header's allocation totals differ from its in-use
@@ -27,8 +29,8 @@ use crate::profile::{
 
 use super::stream::LineReader;
 use super::text::{
-    AddressTable, Cursor, SampleTable, is_blank_or_comment, lossy, parse_addresses, too_deep,
-    unsample,
+    AddressTable, ColumnSums, Cursor, SampleTable, is_blank_or_comment, lossy, parse_addresses,
+    too_deep, unsample_checked,
 };
 use super::{limits, maps};
 
@@ -97,7 +99,11 @@ impl HeapLayout {
                 block_size = size.wrapping_div(count);
             }
             let (c, s) = match self.rate {
-                Some(rate) if count != 0 => unsample(count, size, rate),
+                Some(rate) if count != 0 => {
+                    unsample_checked(count, size, rate).ok_or_else(|| {
+                        format!("{what} values unsampled with period {rate} do not fit in 64 bits")
+                    })?
+                }
                 _ => (count, size),
             };
             out.push(c);
@@ -151,6 +157,7 @@ pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineE
     };
     let sample_types = layout.sample_types();
     let mut listed = vec![0i64; sample_types.len()];
+    let mut sums = ColumnSums::new(&sample_types);
     let mut table = AddressTable::default();
     let mut samples = SampleTable::default();
     let mut addrs = Vec::new();
@@ -181,6 +188,7 @@ pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineE
             return Err(err(too_deep(addrs.len())).into());
         }
         let (values, block_size) = layout.values(block).map_err(err)?;
+        sums.add(&values).map_err(err)?;
         if addrs.is_empty() {
             frameless.add(&values);
             continue;

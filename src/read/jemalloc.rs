@@ -26,7 +26,8 @@ use crate::profile::{
 use super::gperftools::{HeapLayout, LineError};
 use super::stream::LineReader;
 use super::text::{
-    AddressTable, Cursor, SampleTable, is_blank_or_comment, lossy, parse_addresses, too_deep,
+    AddressTable, ColumnSums, Cursor, SampleTable, is_blank_or_comment, lossy, parse_addresses,
+    too_deep,
 };
 use super::{limits, maps};
 
@@ -82,6 +83,7 @@ pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineE
     let mut header: Option<[i64; 4]> = None;
     let mut layout: Option<HeapLayout> = None;
     let mut listed: Vec<i64> = Vec::new();
+    let mut sums: Option<ColumnSums> = None;
     let mut table = AddressTable::default();
     let mut samples = SampleTable::default();
     let mut stack: Option<Stack> = None;
@@ -111,8 +113,7 @@ pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineE
                 stack.take(),
                 &stack_line,
                 layout,
-                &mut samples,
-                &mut frameless,
+                (&mut samples, &mut frameless, sums.as_mut()),
             )?;
             addrs.clear();
             parse_addresses(rest, &mut addrs).map_err(err)?;
@@ -146,6 +147,7 @@ pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineE
                 }
                 let l = HeapLayout::from_header(block, Some(period));
                 listed = vec![0; l.sample_types().len()];
+                sums = Some(ColumnSums::new(&l.sample_types()));
                 header = Some(block);
                 layout = Some(l);
             }
@@ -172,6 +174,9 @@ pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineE
             (Some(st), ThreadLine::Thread(id, block)) => {
                 let l = layout.ok_or_else(|| err("stack before the 't*:' total".into()))?;
                 let (values, size) = l.values(block).map_err(err)?;
+                if let Some(sums) = &mut sums {
+                    sums.add(&values).map_err(err)?;
+                }
                 st.threads += 1;
                 if st.locations.is_empty() {
                     frameless.add(&values);
@@ -187,8 +192,7 @@ pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineE
         stack.take(),
         &stack_line,
         layout,
-        &mut samples,
-        &mut frameless,
+        (&mut samples, &mut frameless, sums.as_mut()),
     )?;
     let (Some(header), Some(layout)) = (header, layout) else {
         return Err(LineError::Parse(
@@ -242,8 +246,7 @@ fn finish_stack(
     stack: Option<Stack>,
     text: &[u8],
     layout: Option<HeapLayout>,
-    samples: &mut SampleTable,
-    frameless: &mut Frameless,
+    (samples, frameless, sums): (&mut SampleTable, &mut Frameless, Option<&mut ColumnSums>),
 ) -> Result<(), LineError> {
     let Some(st) = stack else {
         return Ok(());
@@ -256,6 +259,9 @@ fn finish_stack(
         return Err(err("stack without a 't*:' line".into()).into());
     };
     let (values, size) = layout.values(block).map_err(err)?;
+    if let Some(sums) = sums {
+        sums.add(&values).map_err(err)?;
+    }
     if st.locations.is_empty() {
         frameless.add(&values);
     } else {

@@ -145,6 +145,68 @@ fn parse_protobuf<R: Read>(
     }
 }
 
+/// Each reader on its own, over bytes, for the fuzz targets of `fuzz/`
+/// (which pick the format instead of detecting it, to reach deeper). Errors
+/// name the input `fuzz`. Not a stable interface.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::{LineReader, ReadFailure, gperftools, jemalloc, maps, pprof};
+    use crate::error::{Error, ParseError, Result};
+    use crate::profile::{AddressKind, Location, Profile, RuntimeAddr};
+
+    fn finish(result: Result<Profile, ReadFailure>) -> Result<Profile> {
+        let p = result.map_err(|f| f.into_error("fuzz"))?;
+        p.validate()
+            .map_err(|why| Error::parse("fuzz", None, ParseError::Protobuf(why)))?;
+        Ok(p)
+    }
+
+    /// The gperftools (and Go legacy) text reader, whatever the first line says.
+    pub fn gperftools(data: &[u8]) -> Result<Profile> {
+        finish(gperftools::parse(&mut LineReader::new(data)))
+    }
+
+    /// The jemalloc reader, whatever the first line says.
+    pub fn jemalloc(data: &[u8]) -> Result<Profile> {
+        finish(jemalloc::parse(&mut LineReader::new(data)))
+    }
+
+    /// The pprof protobuf reader (no gzip).
+    pub fn pprof(data: &[u8]) -> Result<Profile> {
+        match pprof::parse(data) {
+            Ok(p) => finish(Ok(p)),
+            Err(kind) => Err(Error::parse(
+                "fuzz",
+                None,
+                kind.unwrap_or(ParseError::Protobuf("not a protobuf".into())),
+            )),
+        }
+    }
+
+    /// A memory-map trailer (the lines after `MAPPED_LIBRARIES:`), attached
+    /// to locations at `addresses`: the mappings and each location's mapping.
+    pub fn maps(data: &[u8], addresses: &[u64]) -> Result<Profile> {
+        let mappings =
+            maps::parse_trailer(&mut LineReader::new(data)).map_err(|f| f.into_error("fuzz"))?;
+        let mut locations: Vec<Location> = addresses
+            .iter()
+            .map(|a| Location {
+                address: RuntimeAddr(*a),
+                kind: AddressKind::ReturnAddress,
+                mapping: None,
+                lines: Vec::new(),
+                is_folded: false,
+            })
+            .collect();
+        let mappings = maps::attach(mappings, &mut locations);
+        Ok(Profile {
+            locations,
+            mappings,
+            ..Profile::default()
+        })
+    }
+}
+
 /// Reads and parses one file as a stream (see [`parse_reader`]), under the
 /// [`Limits`] of the environment; `-` reads standard input.
 pub fn read_path(path: &str) -> Result<Profile> {

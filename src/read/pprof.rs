@@ -211,6 +211,7 @@ fn convert(p: proto::Profile) -> Result<Profile, String> {
 
     let mut samples = Vec::with_capacity(p.sample.len());
     let mut frameless = Frameless::default();
+    let mut sums = super::text::ColumnSums::new(&sample_types);
     for (i, s) in p.sample.iter().enumerate() {
         if s.value.len() != sample_types.len() {
             return Err(format!(
@@ -219,6 +220,8 @@ fn convert(p: proto::Profile) -> Result<Profile, String> {
                 sample_types.len()
             ));
         }
+        sums.add(&s.value)
+            .map_err(|why| format!("sample {i}: {why}"))?;
         let locations = s
             .location_id
             .iter()

@@ -367,6 +367,42 @@ impl SampleTable {
     }
 }
 
+/// The sum of the absolute values of each sample type over a whole input,
+/// kept at most `i64::MAX`: every total, flat or cumulative value, owner or
+/// kind later computed from the input is then exact (no sum of a subset can
+/// overflow), instead of quietly capped.
+pub(crate) struct ColumnSums {
+    names: Vec<String>,
+    sums: Vec<u64>,
+}
+
+impl ColumnSums {
+    pub(crate) fn new(sample_types: &[crate::profile::ValueType]) -> Self {
+        ColumnSums {
+            names: sample_types.iter().map(|t| t.kind.clone()).collect(),
+            sums: vec![0; sample_types.len()],
+        }
+    }
+
+    /// Adds one sample's values; an error when a column passes `i64::MAX`.
+    pub(crate) fn add(&mut self, values: &[i64]) -> Result<(), String> {
+        for (i, (sum, v)) in self.sums.iter_mut().zip(values).enumerate() {
+            *sum = sum
+                .checked_add(v.unsigned_abs())
+                .filter(|s| i64::try_from(*s).is_ok())
+                .ok_or_else(|| overflow_message(self.names.get(i).map_or("?", String::as_str)))?;
+        }
+        Ok(())
+    }
+}
+
+/// The message for values whose sum would not fit in 64 bits.
+pub(crate) fn overflow_message(kind: &str) -> String {
+    format!(
+        "the {kind} values add up to more than 2^63-1 (in absolute value): totals would overflow 64 bits, so heapcost refuses the input rather than report a wrong number"
+    )
+}
+
 /// pprof's unsampling of a heap bucket from a Poisson-sampled dump.
 ///
 /// A sampled profile records an allocation of size `S` with probability
@@ -381,15 +417,23 @@ impl SampleTable {
 /// truncation toward zero are pprof's (`scaleHeapSample`), so values match
 /// pprof's to the unit.
 pub fn unsample(count: i64, size: i64, rate: i64) -> (i64, i64) {
+    unsample_checked(count, size, rate).unwrap_or((i64::MAX, i64::MAX))
+}
+
+/// [`unsample`], or `None` when an unsampled value would not fit in an
+/// `i64` (Rust's float-to-integer cast would quietly cap it).
+pub(crate) fn unsample_checked(count: i64, size: i64, rate: i64) -> Option<(i64, i64)> {
     if count == 0 || size == 0 {
-        return (0, 0);
+        return Some((0, 0));
     }
     if rate <= 1 {
-        return (count, size);
+        return Some((count, size));
     }
     let avg = size as f64 / count as f64;
     let scale = 1.0 / (1.0 - (-avg / rate as f64).exp());
-    ((count as f64 * scale) as i64, (size as f64 * scale) as i64)
+    let fits = |x: f64| x.is_finite() && x.abs() < 9.223_372_036_854_775_807e18;
+    let (c, s) = (count as f64 * scale, size as f64 * scale);
+    (fits(c) && fits(s)).then_some((c as i64, s as i64))
 }
 
 #[cfg(test)]

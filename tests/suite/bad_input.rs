@@ -425,30 +425,77 @@ fn maps_variables_cannot_blow_up() {
 #[test]
 fn extreme_but_valid_counts_do_not_panic() {
     let dir = TempDir::new().unwrap();
-    // i64::MIN bytes over -1 objects: the average size divides with overflow.
+    // i64::MIN bytes over -1 objects: the average size divides with
+    // overflow; the value itself cannot be added to anything exactly.
     let text = format!("{HEADER}-1: -9223372036854775808 [1: 1] @ 0x1\n");
-    expect_success(&dir, "min-over-minus-one.heap", text.as_bytes());
+    expect_error(
+        &dir,
+        "min-over-minus-one.heap",
+        text.as_bytes(),
+        at(2, "add up to more than 2^63-1"),
+    );
     let text =
         "heap profile: 1: 1 [1: 1] @ heap_v2/524288\n-1: -9223372036854775808 [1: 1] @ 0x1\n";
-    expect_success(&dir, "min-sampled.heap", text.as_bytes());
+    expect_error(
+        &dir,
+        "min-sampled.heap",
+        text.as_bytes(),
+        at(2, "unsampled with period 524288 do not fit in 64 bits"),
+    );
+    // Unsampling that would pass i64 (Rust's cast would cap it quietly).
+    let text = "heap profile: 1: 1 [1: 1] @ heap_v2/4611686018427387904\n1099511627776: 1099511627776 [1: 1] @ 0x1\n";
+    expect_error(
+        &dir,
+        "unsampled-too-big.heap",
+        text.as_bytes(),
+        at(2, "do not fit in 64 bits"),
+    );
     let text = "heap profile: 1: 1 [1: 1] @ heap_v2/1\n9223372036854775807: 9223372036854775807 [9223372036854775807: 9223372036854775807] @ 0x1\n";
     expect_success(&dir, "max-once.heap", text.as_bytes());
 }
 
 #[test]
 fn top_sums_of_huge_values_do_not_panic() {
+    // Sums that would overflow are refused, with the line that tipped them;
+    // sums up to i64::MAX are exact.
     let dir = TempDir::new().unwrap();
     let max = i64::MAX;
     let text = format!(
         "heap profile: 1: 1 [1: 1] @ heapprofile\n1: {max} [1: {max}] @ 0x1\n1: {max} [1: {max}] @ 0x2 0x1\n"
     );
-    expect_success(&dir, "two-max.heap", text.as_bytes());
+    expect_error(
+        &dir,
+        "two-max.heap",
+        text.as_bytes(),
+        at(3, "the space values add up to more than 2^63-1"),
+    );
+    let half = max / 2;
+    let text = format!(
+        "heap profile: 1: 1 [1: 1] @ heapprofile\n1: {half} [1: {half}] @ 0x1\n1: {half} [1: {half}] @ 0x2 0x1\n"
+    );
+    let outputs = expect_success(&dir, "two-halves.heap", text.as_bytes());
+    assert!(outputs[1].contains("of 8192PB total"), "{}", outputs[1]);
+    // Each file is under the limit, their merge is not: refused too.
+    let one = format!("heap profile: 1: 1 [1: 1] @ heapprofile\n1: {max} [1: {max}] @ 0x1\n");
+    let (a, b) = (dir.path().join("max-a.heap"), dir.path().join("max-b.heap"));
+    std::fs::write(&a, &one).unwrap();
+    std::fs::write(&b, &one).unwrap();
+    let output = heapcost()
+        .args(["top", a.to_str().unwrap(), b.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot merge") && stderr.contains("add up to more than 2^63-1"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn top_sort_of_i64_min_does_not_panic() {
     let dir = TempDir::new().unwrap();
-    let text = format!("{HEADER}-1: -9223372036854775808 [1: 1] @ 0x1\n1: 1 [1: 1] @ 0x2\n");
+    let text = format!("{HEADER}-1: -9223372036854775806 [1: 1] @ 0x1\n1: 1 [1: 1] @ 0x2\n");
     for format in ["text", "json"] {
         let path = dir.path().join("min-row.heap");
         std::fs::write(&path, &text).unwrap();

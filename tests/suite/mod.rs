@@ -6,5 +6,6 @@ mod corpus;
 mod every_format;
 mod limits;
 mod pprof_strings;
+mod properties;
 mod proto_fixture;
 mod symbolize;

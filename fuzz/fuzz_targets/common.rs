@@ -1,0 +1,55 @@
+//! What every reader target does with its result: an error must be one line
+//! naming the input (`fuzz`); a profile must survive every view heapcost
+//! computes from it (info, top per sample type, attribution with the
+//! built-in rules), rendered as text and JSON, and each view's columns must
+//! add up to its total: no panic, no overflow, no number that does not add up.
+
+use std::sync::OnceLock;
+
+use heapcost::analysis::top::TopSort;
+use heapcost::profile::Profile;
+
+fn rules() -> &'static heapcost::attribute::RuleSet {
+    static RULES: OnceLock<heapcost::attribute::RuleSet> = OnceLock::new();
+    RULES.get_or_init(|| heapcost::attribute::RuleSet::builtin().expect("built-in rules load"))
+}
+
+/// Checks an error message: one line, naming the input.
+pub fn check_error(e: &heapcost::Error) {
+    let msg = e.to_string();
+    assert!(msg.starts_with("fuzz"), "error does not name the input: {msg:?}");
+    assert!(!msg.contains('\n'), "error is not one line: {msg:?}");
+}
+
+/// Runs every view over `p`, checking that owners and kinds add up.
+pub fn exercise(p: &Profile) {
+    let mut out = Vec::new();
+    let info = heapcost::analysis::info::info(p);
+    heapcost::render::text::write_info(&mut out, &info).expect("write to a Vec");
+    heapcost::render::json::write_info(&mut out, std::slice::from_ref(&info)).expect("write");
+    let inputs = vec!["fuzz".to_string()];
+    for index in 0..p.sample_types.len() {
+        for sort in [TopSort::Flat, TopSort::Cum] {
+            let top = heapcost::analysis::top::top(p, index, sort);
+            heapcost::render::text::write_top(&mut out, &top, 0, &inputs).expect("write");
+            heapcost::render::json::write_top(&mut out, &top, 5, &[]).expect("write");
+        }
+        let (view, _) = heapcost::analysis::attribution::attribution(p, index, rules(), 3);
+        let owners = view.owners.iter().fold(0i64, |a, o| a.saturating_add(o.value));
+        let kinds = view.kinds.iter().fold(0i64, |a, k| a.saturating_add(k.value));
+        if view.total != i64::MAX && view.total != i64::MIN {
+            assert_eq!(owners, view.total, "owners do not add up to the total");
+            assert_eq!(kinds, view.total, "kinds do not add up to the total");
+        }
+        heapcost::render::text::write_attribution(&mut out, &view, &inputs).expect("write");
+        heapcost::render::json::write_attribution(&mut out, &view, &[]).expect("write");
+    }
+}
+
+/// The usual ending of a reader target.
+pub fn check(result: heapcost::Result<Profile>) {
+    match result {
+        Ok(p) => exercise(&p),
+        Err(e) => check_error(&e),
+    }
+}
