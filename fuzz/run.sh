@@ -66,12 +66,12 @@ mkdir -p "$seeds"/{gperftools,jemalloc,maps,pprof,gzip,detect,rules}
 window() { # file lines
   awk -v n="$2" 'NR <= n { print; next } /MAPPED_LIBRARIES:|--- Memory map: ---/ { t = 1 } t && m++ < 41 { print }' "$1"
 }
-trailer() { awk 't { print } /MAPPED_LIBRARIES:|--- Memory map: ---/ { t = 1 }' "$1" | head -n 120; }
+trailer() { awk 't && n++ < 120 { print } /MAPPED_LIBRARIES:|--- Memory map: ---/ { t = 1 }' "$1"; }
 i=0
 for f in "$fixtures"/envoy/*.heap "$fixtures"/mini-envoy/*.heap "$corpus"/envoy-1.34-ext-proc-full-duplex/*.heap; do
   [[ -f $f ]] || continue
   i=$((i + 1))
-  window "$f" 40 > "$seeds/gperftools/dump-$i.heap"
+  window "$f" 12 > "$seeds/gperftools/dump-$i.heap"
   trailer "$f" > "$seeds/maps/trailer-$i.txt"
 done
 for f in cppbench.heap cppbench.growth gobench.heap; do
@@ -116,8 +116,8 @@ for t in "${targets[@]}"; do
     -artifact_prefix="$here/artifacts/$t/" >"$log" 2>&1
   rc=$?
   set -e
-  runs[$t]=$(awk -F': *' '/stat::number_of_executed_units/ { s += $2 } END { print s + 0 }' "$log")
-  speed[$t]=$(awk -F': *' '/stat::average_exec_per_sec/ { s += $2 } END { print s + 0 }' "$log")
+  runs[$t]=$(awk '/stat::number_of_executed_units/ { s += $NF } END { print s + 0 }' "$log")
+  speed[$t]=$(awk '/stat::average_exec_per_sec/ { s += $NF } END { print s + 0 }' "$log")
   size[$t]=$(find "$here/corpus/$t" -type f | wc -l)
   artifacts=$(comm -13 <(echo "$before") <(ls "$here/artifacts/$t") | sed "s|^|fuzz/artifacts/$t/|" | head -n 3)
   if (( rc == 0 )) && [[ -z $artifacts ]]; then

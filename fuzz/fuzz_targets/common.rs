@@ -17,7 +17,10 @@ fn rules() -> &'static heapcost::attribute::RuleSet {
 /// Checks an error message: one line, naming the input.
 pub fn check_error(e: &heapcost::Error) {
     let msg = e.to_string();
-    assert!(msg.starts_with("fuzz"), "error does not name the input: {msg:?}");
+    assert!(
+        msg.starts_with("fuzz"),
+        "error does not name the input: {msg:?}"
+    );
     assert!(!msg.contains('\n'), "error is not one line: {msg:?}");
 }
 
@@ -35,8 +38,14 @@ pub fn exercise(p: &Profile) {
             heapcost::render::json::write_top(&mut out, &top, 5, &[]).expect("write");
         }
         let (view, _) = heapcost::analysis::attribution::attribution(p, index, rules(), 3);
-        let owners = view.owners.iter().fold(0i64, |a, o| a.saturating_add(o.value));
-        let kinds = view.kinds.iter().fold(0i64, |a, k| a.saturating_add(k.value));
+        let owners = view
+            .owners
+            .iter()
+            .fold(0i64, |a, o| a.saturating_add(o.value));
+        let kinds = view
+            .kinds
+            .iter()
+            .fold(0i64, |a, k| a.saturating_add(k.value));
         if view.total != i64::MAX && view.total != i64::MIN {
             assert_eq!(owners, view.total, "owners do not add up to the total");
             assert_eq!(kinds, view.total, "kinds do not add up to the total");

@@ -26,7 +26,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         }
         Err(e) => {
             let msg = e.to_string();
-            assert!(msg.starts_with("fuzz.toml") || msg.starts_with("<built-in"), "{msg:?}");
+            assert!(
+                msg.starts_with("fuzz.toml") || msg.starts_with("<built-in"),
+                "{msg:?}"
+            );
             assert!(!msg.contains('\n'), "{msg:?}");
         }
     }

@@ -137,9 +137,14 @@ enum Entry {
     NotExecutable,
 }
 
-/// One maps line in either form; `None` when it is not a mapping line.
+/// One maps line in either form; `None` when it is not a mapping line (a
+/// range that ends before it starts is not one: kept, it could be
+/// "extended down" to an address it still would not contain).
 fn parse_entry(line: &str) -> Option<Entry> {
     let (start, limit, rest) = parse_range(line)?;
+    if limit <= start {
+        return None;
+    }
     let tokens: Vec<&str> = rest.split_ascii_whitespace().collect();
     let mut i = 0;
     let perms = tokens
@@ -479,6 +484,29 @@ mod tests {
         assert_eq!(maps.len(), 2);
         assert_eq!(maps[0].file, "/bin/app");
         assert_eq!(maps[0].limit, RuntimeAddr(0x30000));
+    }
+
+    #[test]
+    fn every_location_lies_in_its_mapping() {
+        // Found by fuzzing (tests/data/fuzz-regressions/maps/): a backward
+        // range with an offset was extended down to an address it still did
+        // not contain.
+        let maps = parse("7f2ff6a00000-7f2f r-xp 00001000 00:00 1 /lib/x.so\n");
+        assert!(maps.is_empty());
+        let mut locations = vec![Location {
+            address: RuntimeAddr(0x7f2ff69ff800),
+            kind: crate::profile::AddressKind::ReturnAddress,
+            mapping: None,
+            lines: vec![],
+            is_folded: false,
+        }];
+        let maps = attach(
+            parse("7f2ff6a00000-7f2ff6a10000 r-xp 00001000 00:00 1 /lib/x.so\n"),
+            &mut locations,
+        );
+        // Extended down by its offset (pprof's rule for a split mapping).
+        assert_eq!(locations[0].mapping, Some(MappingId(0)));
+        assert!(maps[0].contains(locations[0].address));
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod corpus;
 mod every_format;
+mod fuzz_regressions;
 mod limits;
 mod pprof_strings;
 mod properties;
