@@ -1,8 +1,9 @@
 //! What every reader target does with its result: an error must be one line
 //! naming the input (`fuzz`); a profile must survive every view heapcost
 //! computes from it (info, top per sample type, attribution with the
-//! built-in rules), rendered as text and JSON, and each view's columns must
-//! add up to its total: no panic, no overflow, no number that does not add up.
+//! built-in rules for the default sample type), rendered as text and JSON,
+//! and the attribution's owners, kinds and matrix must add up to its total:
+//! no panic, no overflow, no number that does not add up.
 
 use std::sync::OnceLock;
 
@@ -34,25 +35,39 @@ pub fn exercise(p: &Profile) {
     for index in 0..p.sample_types.len() {
         for sort in [TopSort::Flat, TopSort::Cum] {
             let top = heapcost::analysis::top::top(p, index, sort);
+            assert_eq!(
+                top.total,
+                p.total(index),
+                "top's total is not the profile's"
+            );
+            let flat = top.rows.iter().fold(0i64, |a, r| a.wrapping_add(r.flat));
+            assert_eq!(flat, top.total, "flat values do not add up to the total");
             heapcost::render::text::write_top(&mut out, &top, 0, &inputs).expect("write");
             heapcost::render::json::write_top(&mut out, &top, 5, &[]).expect("write");
         }
-        let (view, _) = heapcost::analysis::attribution::attribution(p, index, rules(), 3);
-        let owners = view
-            .owners
-            .iter()
-            .fold(0i64, |a, o| a.saturating_add(o.value));
-        let kinds = view
-            .kinds
-            .iter()
-            .fold(0i64, |a, k| a.saturating_add(k.value));
-        if view.total != i64::MAX && view.total != i64::MIN {
-            assert_eq!(owners, view.total, "owners do not add up to the total");
-            assert_eq!(kinds, view.total, "kinds do not add up to the total");
-        }
-        heapcost::render::text::write_attribution(&mut out, &view, &inputs).expect("write");
-        heapcost::render::json::write_attribution(&mut out, &view, &[]).expect("write");
     }
+    let Ok(index) = p.sample_type_index("") else {
+        return;
+    };
+    let (view, _) = heapcost::analysis::attribution::attribution(p, index, rules(), 3);
+    let sum = |values: &mut dyn Iterator<Item = i64>| values.fold(0i64, i64::wrapping_add);
+    assert_eq!(
+        sum(&mut view.owners.iter().map(|o| o.value)),
+        view.total,
+        "owners do not add up to the total"
+    );
+    assert_eq!(
+        sum(&mut view.kinds.iter().map(|k| k.value)),
+        view.total,
+        "kinds do not add up to the total"
+    );
+    assert_eq!(
+        sum(&mut view.matrix.iter().map(|c| c.value)),
+        view.total,
+        "the matrix does not add up to the total"
+    );
+    heapcost::render::text::write_attribution(&mut out, &view, &inputs).expect("write");
+    heapcost::render::json::write_attribution(&mut out, &view, &[]).expect("write");
 }
 
 /// The usual ending of a reader target.
