@@ -32,7 +32,10 @@ pub fn exercise(p: &Profile) {
     heapcost::render::text::write_info(&mut out, &info).expect("write to a Vec");
     heapcost::render::json::write_info(&mut out, std::slice::from_ref(&info)).expect("write");
     let inputs = vec!["fuzz".to_string()];
+    let default = p.sample_type_index("").ok();
     for index in 0..p.sample_types.len() {
+        // Every row of the default type's table, the first rows of the others'.
+        let rows = if Some(index) == default { 0 } else { 5 };
         for sort in [TopSort::Flat, TopSort::Cum] {
             let top = heapcost::analysis::top::top(p, index, sort);
             assert_eq!(
@@ -42,11 +45,11 @@ pub fn exercise(p: &Profile) {
             );
             let flat = top.rows.iter().fold(0i64, |a, r| a.wrapping_add(r.flat));
             assert_eq!(flat, top.total, "flat values do not add up to the total");
-            heapcost::render::text::write_top(&mut out, &top, 0, &inputs).expect("write");
+            heapcost::render::text::write_top(&mut out, &top, rows, &inputs).expect("write");
             heapcost::render::json::write_top(&mut out, &top, 5, &[]).expect("write");
         }
     }
-    let Ok(index) = p.sample_type_index("") else {
+    let Some(index) = default else {
         return;
     };
     let (view, _) = heapcost::analysis::attribution::attribution(p, index, rules(), 3);
