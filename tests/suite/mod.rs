@@ -10,3 +10,4 @@ mod pprof_strings;
 mod properties;
 mod proto_fixture;
 mod symbolize;
+mod warnings_documented;
