@@ -321,8 +321,9 @@ pub(crate) fn too_deep(depth: usize) -> String {
 #[derive(Default)]
 pub(crate) struct SampleTable {
     pub(crate) samples: Vec<Sample>,
-    /// Indices into `samples`, hashed by stack and labels.
-    index: hashbrown::HashTable<u32>,
+    /// Indices into `samples` with their hash (by stack and labels), so that
+    /// growing the table never hashes a stack again.
+    index: hashbrown::HashTable<(u64, u32)>,
 }
 
 impl SampleTable {
@@ -333,18 +334,18 @@ impl SampleTable {
         values: &[i64],
         labels: &[Label],
     ) -> Result<(), ParseError> {
-        let hasher = rustc_hash::FxBuildHasher;
-        let hash = hasher.hash_one((locations, labels));
+        let hash = rustc_hash::FxBuildHasher.hash_one((locations, labels));
         let samples = &mut self.samples;
-        let same = |i: &u32| {
-            samples
-                .get(*i as usize)
-                .is_some_and(|s| s.locations == locations && s.labels == labels)
+        let same = |(h, i): &(u64, u32)| {
+            *h == hash
+                && samples
+                    .get(*i as usize)
+                    .is_some_and(|s| s.locations == locations && s.labels == labels)
         };
         if let Some(s) = self
             .index
             .find(hash, same)
-            .and_then(|i| samples.get_mut(*i as usize))
+            .and_then(|(_, i)| samples.get_mut(*i as usize))
         {
             for (sum, v) in s.values.iter_mut().zip(values) {
                 *sum = sum.saturating_add(*v);
@@ -358,11 +359,7 @@ impl SampleTable {
             locations: locations.to_vec(),
             labels: labels.to_vec(),
         });
-        self.index.insert_unique(hash, i, |i| {
-            samples.get(*i as usize).map_or(0, |s| {
-                hasher.hash_one((s.locations.as_slice(), s.labels.as_slice()))
-            })
-        });
+        self.index.insert_unique(hash, (hash, i), |(h, _)| *h);
         Ok(())
     }
 }

@@ -1217,7 +1217,14 @@ struct Tally {
 /// Runs `check` on every variant of every seed: `Ok(true)` when it parsed,
 /// `Ok(false)` when it was rejected properly, `Err` for a problem. Panics
 /// are caught and reported with the variant's seed, edits and a saved copy.
-fn sweep(check: impl Fn(&[u8]) -> Result<bool, String>) -> Tally {
+fn sweep(check: impl Fn(&[u8]) -> Result<bool, String> + Send + 'static) -> Tally {
+    // On a thread of its own, bounded: a variant that hangs fails the test.
+    super::every_format::within(Duration::from_secs(900), "mutation sweep", move || {
+        sweep_all(check)
+    })
+}
+
+fn sweep_all(check: impl Fn(&[u8]) -> Result<bool, String>) -> Tally {
     let base: u64 = std::env::var("HEAPCOST_FUZZ_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
