@@ -123,6 +123,9 @@ pub enum ParseError {
         /// The limit in bytes.
         limit: u64,
     },
+    /// The input passed one of the limits of [`crate::read::limits`]; the
+    /// text says which, and what to do.
+    Limit(String),
     /// A header was read but no stack follows it.
     NoStacks,
     /// A text line could not be understood.
@@ -157,8 +160,10 @@ impl fmt::Display for ParseError {
             ParseError::Gzip(why) => write!(f, "gzip stream is corrupt or cut short: {why}"),
             ParseError::TooLarge { limit } => write!(
                 f,
-                "decompressed profile is larger than {limit} bytes: refusing it (a gzip bomb?)"
+                "gzip stream inflates to more than {limit} bytes: refusing it (a gzip bomb?); set {}=<bytes> to allow more",
+                crate::read::limits::MAX_DECOMPRESSED_ENV
             ),
+            ParseError::Limit(why) => f.write_str(why),
             ParseError::NoStacks => write!(f, "profile header found but no stack follows it"),
             ParseError::Line { why, text } => write!(f, "{why}: {text:?}"),
             ParseError::Protobuf(why) => write!(f, "malformed pprof protobuf: {why}"),

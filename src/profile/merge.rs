@@ -67,6 +67,11 @@ struct State {
     locations: HashMap<Location, LocationId>,
     /// Indices into `out.samples`, hashed by stack and labels.
     samples: hashbrown::HashTable<usize>,
+    /// Per sample type, the sum of the absolute values of every sample (and
+    /// frameless stack) added, at most `i64::MAX`: the readers keep each
+    /// input under it, the merge keeps the sum under it, so every total
+    /// computed from the result is exact.
+    magnitude: Vec<u64>,
 }
 
 impl State {
@@ -88,11 +93,13 @@ impl State {
             functions: HashMap::default(),
             locations: HashMap::default(),
             samples: hashbrown::HashTable::new(),
+            magnitude: vec![0; first.sample_types.len()],
         }
     }
 
     fn add(&mut self, p: Profile) -> Result<()> {
         self.check_compatible(&p)?;
+        self.check_magnitude(&p)?;
         self.out.samples.reserve(p.samples.len());
         self.out.locations.reserve(p.locations.len());
         self.locations.reserve(p.locations.len());
@@ -163,6 +170,48 @@ impl State {
             }
         }
         self.out.sources.extend(p.sources);
+        Ok(())
+    }
+
+    /// Adds `p`'s values to the magnitudes; an error when a sum could overflow.
+    fn check_magnitude(&mut self, p: &Profile) -> Result<()> {
+        let frameless = p.sources.iter().map(|s| s.frameless.values.as_slice());
+        for values in p
+            .samples
+            .iter()
+            .map(|s| s.values.as_slice())
+            .chain(frameless)
+        {
+            for (i, (sum, v)) in self.magnitude.iter_mut().zip(values).enumerate() {
+                *sum = match sum
+                    .checked_add(v.unsigned_abs())
+                    .filter(|s| i64::try_from(*s).is_ok())
+                {
+                    Some(s) => s,
+                    None => {
+                        let kind = self
+                            .out
+                            .sample_types
+                            .get(i)
+                            .map_or("?", |t| t.kind.as_str());
+                        return Err(Error::Merge {
+                            path: p
+                                .sources
+                                .first()
+                                .map(|s| s.path.clone())
+                                .unwrap_or_default(),
+                            first: self
+                                .out
+                                .sources
+                                .first()
+                                .map(|s| s.path.clone())
+                                .unwrap_or_default(),
+                            why: crate::read::text::overflow_message(kind),
+                        });
+                    }
+                };
+            }
+        }
         Ok(())
     }
 

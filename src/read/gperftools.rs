@@ -12,24 +12,30 @@
 //! `heapprofile`, `growthz`/`growth` and `fragmentationz` are unsampled;
 //! `heap_v2/N` and `heapz_v2/N` are Poisson-sampled with mean period `N`; Go's
 //! `heap/N` is sampled with period `N/2` (Go writes twice its rate there).
-//! Sampled values are unsampled with [`unsample`], as pprof does.
+//! Sampled values are unsampled with [`unsample`](super::unsample), as pprof
+//! does. A stack listed again adds its values to its first sample (growth
+//! dumps list one stack per growth event), as pprof's `Compact` would.
 //!
 //! Sample types follow pprof: `alloc_objects, alloc_space, inuse_objects,
 //! inuse_space` when the header's allocation totals differ from its in-use
 //! totals (and are not zero), otherwise `objects, space`.
 
+use std::io::Read;
+
 use crate::error::ParseError;
 use crate::profile::{
-    Format, Frameless, HeaderTotals, Label, LabelValue, Profile, Sample, Source, ValueType,
+    Format, Frameless, HeaderTotals, Label, LabelValue, Mapping, Profile, Sample, Source, ValueType,
 };
 
-use super::maps;
+use super::stream::LineReader;
 use super::text::{
-    AddressTable, Cursor, Lines, is_blank_or_comment, lossy, parse_addresses, unsample,
+    AddressTable, ColumnSums, Cursor, SampleTable, is_blank_or_comment, lossy, parse_addresses,
+    too_deep, unsample_checked,
 };
+use super::{limits, maps};
 
-/// A parse failure at a line (`None` for whole-file problems).
-pub(crate) type LineError = (Option<usize>, ParseError);
+/// A parse failure at a line (`None` for whole-file problems), or a read failure.
+pub(crate) type LineError = super::stream::ReadFailure;
 
 /// How the values of one dump are laid out and unsampled.
 #[derive(Debug, Clone, Copy)]
@@ -93,7 +99,11 @@ impl HeapLayout {
                 block_size = size.wrapping_div(count);
             }
             let (c, s) = match self.rate {
-                Some(rate) if count != 0 => unsample(count, size, rate),
+                Some(rate) if count != 0 => {
+                    unsample_checked(count, size, rate).ok_or_else(|| {
+                        format!("{what} values unsampled with period {rate} do not fit in 64 bits")
+                    })?
+                }
                 _ => (count, size),
             };
             out.push(c);
@@ -118,15 +128,19 @@ enum Tag {
     Fragmentation,
 }
 
-/// Parses a gperftools or Go legacy heap dump.
-pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
-    let mut lines = Lines::new(data);
-    let (header_no, header_line) = lines
-        .by_ref()
-        .find(|(_, l)| !l.trim_ascii().is_empty())
-        .ok_or((None, ParseError::Empty))?;
-    let (block, tag) = parse_header(header_line)
-        .map_err(|why| (Some(header_no), ParseError::line(why, &lossy(header_line))))?;
+/// Parses a gperftools or Go legacy heap dump, line by line as it is read.
+pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineError> {
+    let (header_no, header) = loop {
+        match lines.next_line()? {
+            None => return Err(LineError::Parse(None, ParseError::Empty)),
+            Some((no, l)) if !l.trim_ascii().is_empty() => {
+                break (no, parse_header(l).map_err(|why| (no, why, l)));
+            }
+            Some(_) => {}
+        }
+    };
+    let (block, tag) =
+        header.map_err(|(no, why, l)| (Some(no), ParseError::line(why, &lossy(l))))?;
     let (format, period, rate) = match tag {
         Tag::HeapProfile => (Format::GperftoolsHeap, 1, None),
         Tag::HeapV2(n) => (Format::GperftoolsSampledHeap, n, Some(n)),
@@ -143,15 +157,15 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
     };
     let sample_types = layout.sample_types();
     let mut listed = vec![0i64; sample_types.len()];
-    // One stack a line: sizing the tables up front saves the copies (and
-    // page faults) of growing them.
-    let lines_left = memchr::memchr_iter(b'\n', data).count() + 1;
-    let mut table = AddressTable::with_capacity(lines_left * 2);
-    let mut samples = Vec::with_capacity(lines_left);
+    let mut sums = ColumnSums::new(&sample_types);
+    let mut table = AddressTable::default();
+    let mut samples = SampleTable::default();
     let mut addrs = Vec::new();
+    let mut locations = Vec::new();
     let mut saw_maps = false;
     let mut frameless = Frameless::default();
-    for (no, raw) in lines.by_ref() {
+    let mut stacks = 0usize;
+    while let Some((no, raw)) = lines.next_line()? {
         if is_blank_or_comment(raw) {
             continue;
         }
@@ -166,13 +180,15 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
             .value_block()
             .map_err(|w| err(format!("malformed stack line: {w}")))?;
         if !c.accept(b"@") {
-            return Err(err(
-                "malformed stack line: expected '@' before the stack".into()
-            ));
+            return Err(err("malformed stack line: expected '@' before the stack".into()).into());
         }
         addrs.clear();
         parse_addresses(c.rest(), &mut addrs).map_err(err)?;
+        if addrs.len() > limits::MAX_STACK_DEPTH {
+            return Err(err(too_deep(addrs.len())).into());
+        }
         let (values, block_size) = layout.values(block).map_err(err)?;
+        sums.add(&values).map_err(err)?;
         if addrs.is_empty() {
             frameless.add(&values);
             continue;
@@ -180,27 +196,30 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
         for (sum, v) in listed.iter_mut().zip(layout.raw(block)) {
             *sum = sum.saturating_add(v);
         }
-        let mut locations = Vec::with_capacity(addrs.len());
+        locations.clear();
         for a in &addrs {
             locations.push(table.intern(*a).map_err(|e| (Some(no), e))?);
         }
-        samples.push(Sample {
-            values,
-            locations,
-            labels: vec![Label {
-                key: std::borrow::Cow::Borrowed("bytes"),
-                value: LabelValue::Num {
-                    value: block_size,
-                    unit: String::new(),
-                },
-            }],
-        });
+        let labels = [Label {
+            key: std::borrow::Cow::Borrowed("bytes"),
+            value: LabelValue::Num {
+                value: block_size,
+                unit: String::new(),
+            },
+        }];
+        samples
+            .add(&locations, &values, &labels)
+            .map_err(|e| (Some(no), e))?;
+        stacks += 1;
     }
-    if samples.is_empty() && frameless.count == 0 {
-        return Err((Some(header_no), ParseError::NoStacks));
+    if stacks == 0 && frameless.count == 0 {
+        return Err(LineError::Parse(Some(header_no), ParseError::NoStacks));
     }
-    let stacks = samples.len();
-    let trailer = saw_maps.then_some(lines.map(|(_, l)| l));
+    let mappings = if saw_maps {
+        maps::parse_trailer(lines)?
+    } else {
+        Vec::new()
+    };
     let source = Source {
         path: String::new(),
         format,
@@ -213,29 +232,31 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, LineError> {
     };
     Ok(assemble(
         sample_types,
-        samples,
+        samples.samples,
         table,
-        trailer,
+        mappings,
         period,
         source,
     ))
 }
 
 /// The profile of a text heap dump (gperftools, Go, jemalloc) from its
-/// parts: the memory-map trailer (when present) is attached to the
-/// locations, and pprof's allocator frames become the `drop_frames`.
-pub(crate) fn assemble<'a>(
+/// parts: the mappings of its memory-map trailer (when present) are
+/// attached to the locations, and pprof's allocator frames become the
+/// `drop_frames`.
+pub(crate) fn assemble(
     sample_types: Vec<ValueType>,
     samples: Vec<Sample>,
     table: AddressTable,
-    trailer: Option<impl Iterator<Item = &'a [u8]>>,
+    mappings: Vec<Mapping>,
     period: i64,
     source: Source,
 ) -> Profile {
     let mut locations = table.locations;
-    let mappings = match trailer {
-        Some(lines) => maps::attach(maps::parse_maps(lines), &mut locations),
-        None => Vec::new(),
+    let mappings = if mappings.is_empty() {
+        mappings
+    } else {
+        maps::attach(mappings, &mut locations)
     };
     Profile {
         sample_types,
@@ -306,12 +327,14 @@ mod tests {
     use super::*;
 
     fn ok(text: &str) -> Profile {
-        parse(text.as_bytes()).unwrap()
+        parse(&mut LineReader::new(text.as_bytes())).unwrap()
     }
 
     fn err(text: &str) -> (Option<usize>, String) {
-        let (line, e) = parse(text.as_bytes()).unwrap_err();
-        (line, e.to_string())
+        match parse(&mut LineReader::new(text.as_bytes())) {
+            Err(LineError::Parse(line, e)) => (line, e.to_string()),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

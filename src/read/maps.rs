@@ -17,8 +17,13 @@
 //! Addresses outside every mapping stay unmapped (pprof invents a fake
 //! mapping for them; heapcost shows them as bare addresses instead).
 
+use std::io::Read;
+
+use crate::error::ParseError;
 use crate::profile::{FileOffset, Location, Mapping, MappingId, RuntimeAddr};
 
+use super::limits;
+use super::stream::{LineReader, ReadFailure};
 use super::text::{lossy, parse_hex};
 
 /// True when a line starts the memory-map trailer.
@@ -43,37 +48,88 @@ const MAX_VARS: usize = 64;
 /// definitions built from earlier ones cannot grow exponentially.
 const MAX_SUBSTITUTED_LINE: usize = 8192;
 
-/// Parses the trailer lines (after the sentinel) into executable mappings.
-pub(crate) fn parse_maps<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Vec<Mapping> {
-    let mut vars: Vec<(String, String)> = Vec::new();
-    let mut out = Vec::new();
-    'lines: for raw in lines {
+/// Parses the trailer lines after the sentinel, as they are read, into
+/// executable mappings. A mapping whose file name is longer than
+/// [`limits::MAX_PATH_LEN`], or one more than [`limits::MAX_MAPPINGS`], is
+/// an error at its line; lines that are not mappings are ignored.
+pub(crate) fn parse_trailer<R: Read>(
+    lines: &mut LineReader<R>,
+) -> Result<Vec<Mapping>, ReadFailure> {
+    let mut parser = MapsParser::default();
+    while let Some((no, raw)) = lines.next_line()? {
+        parser
+            .line(raw)
+            .map_err(|why| ReadFailure::Parse(Some(no), ParseError::line(why, &lossy(raw))))?;
+    }
+    Ok(parser.mappings)
+}
+
+/// The state of a trailer being read: `$name` definitions and the mappings so far.
+#[derive(Default)]
+struct MapsParser {
+    vars: Vec<(String, String)>,
+    mappings: Vec<Mapping>,
+}
+
+impl MapsParser {
+    /// Reads one trailer line; an error when a limit is passed.
+    fn line(&mut self, raw: &[u8]) -> Result<(), String> {
         let mut line = strip_glog_prefix(&lossy(raw)).to_string();
-        if line.contains('$') {
-            for (name, value) in &vars {
+        if line.contains('$') && !self.vars.is_empty() {
+            if line.len() > MAX_SUBSTITUTED_LINE {
+                // Substitution could only make it longer: skipped, as below.
+                return Ok(());
+            }
+            for (name, value) in &self.vars {
                 let n = line.matches(name.as_str()).count();
                 if n == 0 {
                     continue;
                 }
                 if line.len() + n * value.len() > MAX_SUBSTITUTED_LINE {
-                    continue 'lines;
+                    return Ok(());
                 }
                 line = line.replace(name.as_str(), value);
             }
         }
         match parse_entry(&line) {
-            Some(Entry::Mapping(m)) => out.push(m),
+            Some(Entry::Mapping(m)) => {
+                if m.file.len() > limits::MAX_PATH_LEN {
+                    return Err(format!(
+                        "mapping file name of {} bytes is longer than {} (heapcost's limit, Linux's PATH_MAX)",
+                        m.file.len(),
+                        limits::MAX_PATH_LEN
+                    ));
+                }
+                if self.mappings.len() >= limits::MAX_MAPPINGS {
+                    return Err(format!(
+                        "more than {} executable mappings (heapcost's limit; Linux allows a process 65530 mappings of any kind)",
+                        limits::MAX_MAPPINGS
+                    ));
+                }
+                self.mappings.push(m);
+            }
             Some(Entry::NotExecutable) => {}
             None => {
                 if let Some((name, value)) = line.split_once('=')
-                    && vars.len() < MAX_VARS
+                    && self.vars.len() < MAX_VARS
                 {
-                    vars.push((format!("${}", name.trim()), value.trim().to_string()));
+                    self.vars
+                        .push((format!("${}", name.trim()), value.trim().to_string()));
                 }
             }
         }
+        Ok(())
     }
-    out
+}
+
+/// Parses trailer lines, ignoring limits (for tests).
+#[cfg(test)]
+fn parse_maps<'a>(lines: impl Iterator<Item = &'a [u8]>) -> Vec<Mapping> {
+    let mut parser = MapsParser::default();
+    for raw in lines {
+        let _ = parser.line(raw);
+    }
+    parser.mappings
 }
 
 enum Entry {
@@ -81,9 +137,14 @@ enum Entry {
     NotExecutable,
 }
 
-/// One maps line in either form; `None` when it is not a mapping line.
+/// One maps line in either form; `None` when it is not a mapping line (a
+/// range that ends before it starts is not one: kept, it could be
+/// "extended down" to an address it still would not contain).
 fn parse_entry(line: &str) -> Option<Entry> {
     let (start, limit, rest) = parse_range(line)?;
+    if limit <= start {
+        return None;
+    }
     let tokens: Vec<&str> = rest.split_ascii_whitespace().collect();
     let mut i = 0;
     let perms = tokens
@@ -200,58 +261,126 @@ pub(crate) fn attach(mut mappings: Vec<Mapping>, locations: &mut [Location]) -> 
         m.start = RuntimeAddr(0x400000);
         m.offset = FileOffset(0);
     }
-    let mut index = MappingIndex::new(&mappings);
+    // pprof scans the mapping table for each location (first mapping that
+    // contains the address, else first one whose unwritten first piece
+    // does); two interval indexes give the same answers in O(log n), so a
+    // trailer of many overlapping mappings cannot make this quadratic.
+    let gap = |m: &Mapping| {
+        let below = m.start.0.wrapping_sub(m.offset.0);
+        (m.offset.0 != 0 && below < m.start.0).then_some((below, m.start.0))
+    };
+    let mut coords: Vec<u64> = Vec::with_capacity(mappings.len() * 3);
+    for m in &mappings {
+        coords.extend([m.start.0, m.limit.0]);
+        coords.extend(gap(m).map(|(below, _)| below));
+    }
+    let mut covers = FirstCover::new(coords);
+    let mut gaps = covers.empty_like();
+    for (i, m) in mappings.iter().enumerate() {
+        covers.cover(m.start.0, m.limit.0, i);
+        if let Some((below, start)) = gap(m) {
+            gaps.cover(below, start, i);
+        }
+    }
     for loc in locations.iter_mut() {
         let a = loc.address;
         if a.0 == 0 {
             continue;
         }
-        if let Some(i) = index.find(&mappings, a) {
+        if let Some(i) = covers.first(a.0) {
             loc.mapping = u32::try_from(i).ok().map(MappingId);
             continue;
         }
-        // A mapping split in pieces whose first piece was not written.
-        if let Some(i) = mappings.iter().position(|m| {
-            m.offset.0 != 0 && m.start.0.wrapping_sub(m.offset.0) <= a.0 && a < m.start
-        }) {
-            let m = &mut mappings[i];
-            m.start = RuntimeAddr(m.start.0 - m.offset.0);
-            m.offset = FileOffset(0);
+        // A mapping split in pieces whose first piece was not written. (A
+        // mapping already extended down contains `a`, found above, so the
+        // gaps of the original table stay valid.)
+        if let Some(i) = gaps.first(a.0)
+            && let Some((below, start)) = mappings.get(i).and_then(gap)
+        {
+            if let Some(m) = mappings.get_mut(i) {
+                m.start = RuntimeAddr(below);
+                m.offset = FileOffset(0);
+            }
+            covers.cover(below, start, i);
             loc.mapping = u32::try_from(i).ok().map(MappingId);
-            index = MappingIndex::new(&mappings);
         }
     }
     mappings
 }
 
-/// Finds the first mapping (in table order) that contains an address: by
-/// binary search over the starts when no two mappings overlap, else by a scan.
-struct MappingIndex {
-    /// Mapping indices sorted by start; `None` when mappings overlap.
-    by_start: Option<Vec<usize>>,
+/// For any address, the first mapping in table order among intervals
+/// `[lo, hi)` given so far: a segment tree over the intervals' boundaries,
+/// each node holding the smallest mapping index covering all of its range.
+struct FirstCover {
+    /// Sorted distinct boundaries; segment `k` is `[coords[k], coords[k + 1])`.
+    coords: Vec<u64>,
+    /// Leaves from `size`; `u32::MAX` where nothing covers.
+    tree: Vec<u32>,
+    size: usize,
 }
 
-impl MappingIndex {
-    fn new(mappings: &[Mapping]) -> Self {
-        let mut order: Vec<usize> = (0..mappings.len()).collect();
-        order.sort_by_key(|&i| mappings[i].start);
-        let disjoint = order
-            .windows(2)
-            .all(|w| mappings[w[0]].limit <= mappings[w[1]].start);
-        MappingIndex {
-            by_start: disjoint.then_some(order),
+impl FirstCover {
+    fn new(mut coords: Vec<u64>) -> Self {
+        coords.sort_unstable();
+        coords.dedup();
+        let size = coords.len().saturating_sub(1).next_power_of_two();
+        FirstCover {
+            coords,
+            tree: vec![u32::MAX; 2 * size],
+            size,
         }
     }
 
-    fn find(&self, mappings: &[Mapping], a: RuntimeAddr) -> Option<usize> {
-        match &self.by_start {
-            Some(order) => {
-                let after = order.partition_point(|&i| mappings[i].start <= a);
-                let i = *order.get(after.checked_sub(1)?)?;
-                mappings[i].contains(a).then_some(i)
-            }
-            None => mappings.iter().position(|m| m.contains(a)),
+    /// The same boundaries with nothing covered.
+    fn empty_like(&self) -> Self {
+        FirstCover {
+            coords: self.coords.clone(),
+            tree: vec![u32::MAX; self.tree.len()],
+            size: self.size,
         }
+    }
+
+    /// Records that mapping `index` covers `[lo, hi)` (both must be boundaries).
+    fn cover(&mut self, lo: u64, hi: u64, index: usize) {
+        let (Ok(l), Ok(r), Ok(index)) = (
+            self.coords.binary_search(&lo),
+            self.coords.binary_search(&hi),
+            u32::try_from(index),
+        ) else {
+            return;
+        };
+        let (mut l, mut r) = (l + self.size, r + self.size);
+        while l < r {
+            if l & 1 == 1 {
+                if let Some(v) = self.tree.get_mut(l) {
+                    *v = (*v).min(index);
+                }
+                l += 1;
+            }
+            if r & 1 == 1 {
+                r -= 1;
+                if let Some(v) = self.tree.get_mut(r) {
+                    *v = (*v).min(index);
+                }
+            }
+            l /= 2;
+            r /= 2;
+        }
+    }
+
+    /// The smallest index of a mapping covering `a`.
+    fn first(&self, a: u64) -> Option<usize> {
+        let k = self.coords.partition_point(|c| *c <= a).checked_sub(1)?;
+        if k + 1 >= self.coords.len() {
+            return None;
+        }
+        let mut node = k + self.size;
+        let mut best = u32::MAX;
+        while node > 0 {
+            best = best.min(self.tree.get(node).copied().unwrap_or(u32::MAX));
+            node /= 2;
+        }
+        (best != u32::MAX).then_some(best as usize)
     }
 }
 
@@ -355,6 +484,29 @@ mod tests {
         assert_eq!(maps.len(), 2);
         assert_eq!(maps[0].file, "/bin/app");
         assert_eq!(maps[0].limit, RuntimeAddr(0x30000));
+    }
+
+    #[test]
+    fn every_location_lies_in_its_mapping() {
+        // Found by fuzzing (tests/data/fuzz-regressions/maps/): a backward
+        // range with an offset was extended down to an address it still did
+        // not contain.
+        let maps = parse("7f2ff6a00000-7f2f r-xp 00001000 00:00 1 /lib/x.so\n");
+        assert!(maps.is_empty());
+        let mut locations = vec![Location {
+            address: RuntimeAddr(0x7f2ff69ff800),
+            kind: crate::profile::AddressKind::ReturnAddress,
+            mapping: None,
+            lines: vec![],
+            is_folded: false,
+        }];
+        let maps = attach(
+            parse("7f2ff6a00000-7f2ff6a10000 r-xp 00001000 00:00 1 /lib/x.so\n"),
+            &mut locations,
+        );
+        // Extended down by its offset (pprof's rule for a split mapping).
+        assert_eq!(locations[0].mapping, Some(MappingId(0)));
+        assert!(maps[0].contains(locations[0].address));
     }
 
     #[test]

@@ -11,63 +11,56 @@ pub mod detect;
 pub mod envoy_memory;
 mod gperftools;
 mod jemalloc;
+pub mod limits;
 pub(crate) mod maps;
 mod pprof;
+mod stream;
 pub(crate) mod text;
 
 use std::io::Read;
 
 pub use detect::Detected;
+pub use limits::Limits;
 pub use text::unsample;
 
 use crate::error::{Error, ParseError, Result};
 use crate::profile::Profile;
 
-/// The largest decompressed size accepted from a gzip stream (4 GiB).
-pub const MAX_DECOMPRESSED: u64 = 4 << 30;
+use stream::{Inflate, LineReader, ReadFailure, Source};
 
-/// Parses one profile from its bytes; `path` names it in errors and in
-/// [`Profile::sources`].
+/// The largest decompressed size accepted from a gzip stream by default
+/// (4 GiB); see [`limits`].
+pub const MAX_DECOMPRESSED: u64 = limits::MAX_DECOMPRESSED;
+
+/// Parses one profile from its bytes, under the default [`Limits`]; `path`
+/// names it in errors and in [`Profile::sources`].
 pub fn parse(data: &[u8], path: &str) -> Result<Profile> {
-    let fail = |line: Option<usize>, kind: ParseError| Error::parse(path, line, kind);
-    let mut inflated = Vec::new();
-    let data = if detect::is_gzip(data) {
-        gunzip(data, &mut inflated).map_err(|k| fail(None, k))?;
-        &inflated[..]
+    parse_reader(data, path, &Limits::default())
+}
+
+/// Parses one profile as it is read from `reader`: gzip is inflated on the
+/// fly and text formats are parsed line by line, so memory follows the
+/// number of distinct stacks and addresses, not the size of the input (a
+/// pprof protobuf is read whole: it must be, to be decoded). `path` names
+/// the input in errors and in [`Profile::sources`].
+pub fn parse_reader(reader: impl Read, path: &str, limits: &Limits) -> Result<Profile> {
+    let mut head = LineReader::new(Source::new(reader));
+    let gzip = match head.peek(2) {
+        Ok((start, _)) => detect::is_gzip(start),
+        Err(failure) => return Err(failure.into_error(path)),
+    };
+    let result = if gzip {
+        parse_plain(LineReader::new(Inflate::new(head, *limits)), limits, true)
     } else {
-        data
+        parse_plain(head, limits, false)
     };
-    let mut profile = match detect::detect(data) {
-        Detected::Empty => return Err(fail(None, ParseError::Empty)),
-        Detected::GperftoolsText => gperftools::parse(data).map_err(|(l, k)| fail(l, k))?,
-        Detected::JemallocText => jemalloc::parse(data).map_err(|(l, k)| fail(l, k))?,
-        Detected::Other => match pprof::parse(data) {
-            Ok(p) => p,
-            Err(Some(kind)) => return Err(fail(None, kind)),
-            Err(None) if detect::looks_like_protobuf(data) => {
-                return Err(fail(
-                    None,
-                    ParseError::Protobuf(
-                        "cannot decode it: cut short or corrupt (it starts like a profile.proto)"
-                            .into(),
-                    ),
-                ));
-            }
-            Err(None) => {
-                return Err(fail(
-                    None,
-                    ParseError::Unrecognized {
-                        start: detect::printable_start(data),
-                    },
-                ));
-            }
-        },
-    };
+    let mut profile = result.map_err(|failure| failure.into_error(path))?;
     for s in &mut profile.sources {
         s.path = path.to_string();
     }
     profile.validate().map_err(|why| {
-        fail(
+        Error::parse(
+            path,
             None,
             ParseError::Protobuf(format!("inconsistent profile: {why}")),
         )
@@ -75,56 +68,162 @@ pub fn parse(data: &[u8], path: &str) -> Result<Profile> {
     Ok(profile)
 }
 
-/// Reads and parses one file; `-` reads standard input.
-pub fn read_path(path: &str) -> Result<Profile> {
-    let data = Input::open(path)?;
-    parse(data.bytes(), path)
+/// Parses uncompressed (or already inflating) input. When a text line is
+/// wrong inside a gzip stream, the rest of the stream is inflated first: a
+/// stream that is corrupt, or too large, is the problem to report (a corrupt
+/// stream can inflate to junk lines before its checksum fails).
+fn parse_plain<R: Read>(
+    mut lines: LineReader<R>,
+    limits: &Limits,
+    gzip: bool,
+) -> Result<Profile, ReadFailure> {
+    let result = match detect_stream(&mut lines)? {
+        Detected::Empty => Err(ReadFailure::Parse(None, ParseError::Empty)),
+        Detected::GperftoolsText => gperftools::parse(&mut lines),
+        Detected::JemallocText => jemalloc::parse(&mut lines),
+        Detected::Other => return parse_protobuf(lines, limits),
+    };
+    if gzip && matches!(result, Err(ReadFailure::Parse(Some(_), _))) {
+        std::io::copy(&mut lines, &mut std::io::sink())?;
+    }
+    result
 }
 
-/// The bytes of one input: a memory map for regular files (no copy, and few
-/// page faults: reading a 1 MiB dump into a fresh buffer costs 256 of them),
-/// a buffer for standard input and anything that cannot be mapped.
-enum Input {
-    Mapped(memmap2::Mmap),
-    Read(Vec<u8>),
-}
-
-impl Input {
-    fn open(path: &str) -> Result<Self> {
-        let io = |source| Error::Io {
-            path: path.to_string(),
-            source,
-        };
-        if path == "-" {
-            let mut buf = Vec::new();
-            std::io::stdin().lock().read_to_end(&mut buf).map_err(io)?;
-            return Ok(Input::Read(buf));
-        }
-        let file = std::fs::File::open(path).map_err(io)?;
-        let meta = file.metadata().map_err(io)?;
-        if meta.is_dir() {
-            return Err(io(std::io::Error::other("is a directory")));
-        }
-        if meta.is_file() && meta.len() > 0 {
-            // SAFETY: the map is read-only and lives only while this input is
-            // parsed; a file truncated meanwhile by another process could
-            // fault, as with every tool that maps its inputs (ripgrep, git).
-            if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
-                return Ok(Input::Mapped(map));
+/// Decides the format from the first non-blank line without consuming it:
+/// peeks until that line is complete, or [`limits::MAX_LINE_LEN`] bytes are
+/// buffered (then it is binary, or a text line too long to read). Input that
+/// starts with more white space than that loses its blank lines (counted)
+/// until one that is not blank; it cannot be a protobuf.
+fn detect_stream<R: Read>(lines: &mut LineReader<R>) -> Result<Detected, ReadFailure> {
+    let mut want = 4096;
+    loop {
+        let (data, eof) = lines.peek(want)?;
+        let start = data.trim_ascii_start();
+        let complete = eof || memchr::memchr(b'\n', start).is_some();
+        let full = data.len() >= limits::MAX_LINE_LEN;
+        if start.is_empty() && full && !eof {
+            if lines.skip_blank_lines() {
+                continue;
             }
+            // A line of more than the limit of spaces: not a profile.
+            return Ok(Detected::Other);
         }
-        let mut buf = Vec::new();
-        let mut file = file;
-        file.read_to_end(&mut buf).map_err(io)?;
-        Ok(Input::Read(buf))
+        if (!start.is_empty() && complete) || full || eof {
+            return Ok(detect::detect(data));
+        }
+        want = (want * 4).min(limits::MAX_LINE_LEN);
+    }
+}
+
+/// Reads the rest of the input whole (within [`Limits::max_protobuf`]) and
+/// decodes it as a pprof protobuf.
+fn parse_protobuf<R: Read>(
+    mut lines: LineReader<R>,
+    limits: &Limits,
+) -> Result<Profile, ReadFailure> {
+    let data = lines.read_rest(limits.max_protobuf, |limit| {
+        ParseError::Limit(format!(
+            "input is not a text profile and is larger than {}, heapcost's limit for a pprof protobuf (decoded whole, in memory); set {}=<bytes> to allow more",
+            limits::bytes_text(limit),
+            limits::MAX_PROTOBUF_ENV
+        ))
+    })?;
+    match pprof::parse(&data) {
+        Ok(p) => Ok(p),
+        Err(Some(kind)) => Err(ReadFailure::Parse(None, kind)),
+        Err(None) if detect::looks_like_protobuf(&data) => Err(ReadFailure::Parse(
+            None,
+            ParseError::Protobuf(
+                "cannot decode it: cut short or corrupt (it starts like a profile.proto)".into(),
+            ),
+        )),
+        Err(None) => Err(ReadFailure::Parse(
+            None,
+            ParseError::Unrecognized {
+                start: detect::printable_start(&data),
+            },
+        )),
+    }
+}
+
+/// Each reader on its own, over bytes, for the fuzz targets of `fuzz/`
+/// (which pick the format instead of detecting it, to reach deeper). Errors
+/// name the input `fuzz`. Not a stable interface.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::{LineReader, ReadFailure, gperftools, jemalloc, maps, pprof};
+    use crate::error::{Error, ParseError, Result};
+    use crate::profile::{AddressKind, Location, Profile, RuntimeAddr};
+
+    fn finish(result: Result<Profile, ReadFailure>) -> Result<Profile> {
+        let p = result.map_err(|f| f.into_error("fuzz"))?;
+        p.validate()
+            .map_err(|why| Error::parse("fuzz", None, ParseError::Protobuf(why)))?;
+        Ok(p)
     }
 
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Input::Mapped(m) => m,
-            Input::Read(v) => v,
+    /// The gperftools (and Go legacy) text reader, whatever the first line says.
+    pub fn gperftools(data: &[u8]) -> Result<Profile> {
+        finish(gperftools::parse(&mut LineReader::new(data)))
+    }
+
+    /// The jemalloc reader, whatever the first line says.
+    pub fn jemalloc(data: &[u8]) -> Result<Profile> {
+        finish(jemalloc::parse(&mut LineReader::new(data)))
+    }
+
+    /// The pprof protobuf reader (no gzip).
+    pub fn pprof(data: &[u8]) -> Result<Profile> {
+        match pprof::parse(data) {
+            Ok(p) => finish(Ok(p)),
+            Err(kind) => Err(Error::parse(
+                "fuzz",
+                None,
+                kind.unwrap_or(ParseError::Protobuf("not a protobuf".into())),
+            )),
         }
     }
+
+    /// A memory-map trailer (the lines after `MAPPED_LIBRARIES:`), attached
+    /// to locations at `addresses`: the mappings and each location's mapping.
+    pub fn maps(data: &[u8], addresses: &[u64]) -> Result<Profile> {
+        let mappings =
+            maps::parse_trailer(&mut LineReader::new(data)).map_err(|f| f.into_error("fuzz"))?;
+        let mut locations: Vec<Location> = addresses
+            .iter()
+            .map(|a| Location {
+                address: RuntimeAddr(*a),
+                kind: AddressKind::ReturnAddress,
+                mapping: None,
+                lines: Vec::new(),
+                is_folded: false,
+            })
+            .collect();
+        let mappings = maps::attach(mappings, &mut locations);
+        Ok(Profile {
+            locations,
+            mappings,
+            ..Profile::default()
+        })
+    }
+}
+
+/// Reads and parses one file as a stream (see [`parse_reader`]), under the
+/// [`Limits`] of the environment; `-` reads standard input.
+pub fn read_path(path: &str) -> Result<Profile> {
+    let limits = Limits::from_env()?;
+    if path == "-" {
+        return parse_reader(std::io::stdin().lock(), path, &limits);
+    }
+    let io = |source| Error::Io {
+        path: path.to_string(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    if file.metadata().map_err(io)?.is_dir() {
+        return Err(io(std::io::Error::other("is a directory")));
+    }
+    parse_reader(file, path, &limits)
 }
 
 /// Reads and parses several files in parallel, keeping their order. At most
@@ -203,19 +302,6 @@ fn parse_in_parallel(
         }
         Ok(())
     })
-}
-
-fn gunzip(data: &[u8], out: &mut Vec<u8>) -> Result<(), ParseError> {
-    let mut decoder = flate2::read::MultiGzDecoder::new(data).take(MAX_DECOMPRESSED + 1);
-    decoder
-        .read_to_end(out)
-        .map_err(|e| ParseError::Gzip(e.to_string()))?;
-    if out.len() as u64 > MAX_DECOMPRESSED {
-        return Err(ParseError::TooLarge {
-            limit: MAX_DECOMPRESSED,
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use prost::Message;
 
 use crate::error::ParseError;
+
+use super::limits;
 use crate::profile::{
     AddressKind, FileOffset, Format, Frameless, Function, FunctionId, Label, LabelValue, Line,
     Location, LocationId, Mapping, MappingId, Profile, RuntimeAddr, Sample, Source, ValueType,
@@ -25,7 +27,62 @@ pub(crate) fn parse(data: &[u8]) -> Result<Profile, Option<ParseError>> {
     if p.sample_type.is_empty() && p.sample.is_empty() && p.string_table.is_empty() {
         return Err(None);
     }
+    check_limits(&p).map_err(Some)?;
     convert(p).map_err(|why| Some(ParseError::Protobuf(why)))
+}
+
+/// Refuses a profile past one of the structural [`limits`]: locations,
+/// mappings, stack depth, and the length of file names.
+fn check_limits(p: &proto::Profile) -> Result<(), ParseError> {
+    if p.location.len() > limits::MAX_LOCATIONS {
+        return Err(ParseError::Limit(super::text::too_many_locations()));
+    }
+    if p.mapping.len() > limits::MAX_MAPPINGS {
+        return Err(ParseError::Limit(format!(
+            "{} mappings, more than {} (heapcost's limit; Linux allows a process 65530)",
+            p.mapping.len(),
+            limits::MAX_MAPPINGS
+        )));
+    }
+    if let Some((i, s)) = p
+        .sample
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.location_id.len() > limits::MAX_STACK_DEPTH)
+    {
+        return Err(ParseError::Limit(format!(
+            "sample {i}: {}",
+            super::text::too_deep(s.location_id.len())
+        )));
+    }
+    let length = |index: i64| {
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| p.string_table.get(i))
+            .map_or(0, String::len)
+    };
+    let too_long = |what: String, len: usize| {
+        ParseError::Limit(format!(
+            "{what} of {len} bytes is longer than {} (heapcost's limit, Linux's PATH_MAX)",
+            limits::MAX_PATH_LEN
+        ))
+    };
+    for m in &p.mapping {
+        let len = length(m.filename);
+        if len > limits::MAX_PATH_LEN {
+            return Err(too_long(format!("mapping {}: file name", m.id), len));
+        }
+    }
+    for f in &p.function {
+        let len = length(f.filename);
+        if len > limits::MAX_PATH_LEN {
+            return Err(too_long(
+                format!("function {}: source file name", f.id),
+                len,
+            ));
+        }
+    }
+    Ok(())
 }
 
 struct Strings<'a>(&'a [String]);
@@ -151,6 +208,7 @@ fn convert(p: proto::Profile) -> Result<Profile, String> {
 
     let mut samples = Vec::with_capacity(p.sample.len());
     let mut frameless = Frameless::default();
+    let mut sums = super::text::ColumnSums::new(&sample_types);
     for (i, s) in p.sample.iter().enumerate() {
         if s.value.len() != sample_types.len() {
             return Err(format!(
@@ -159,6 +217,8 @@ fn convert(p: proto::Profile) -> Result<Profile, String> {
                 sample_types.len()
             ));
         }
+        sums.add(&s.value)
+            .map_err(|why| format!("sample {i}: {why}"))?;
         let locations = s
             .location_id
             .iter()

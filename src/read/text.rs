@@ -1,44 +1,15 @@
-//! Shared pieces of the text-format readers: numbered lines, a byte cursor
-//! for the `count: bytes [count: bytes] @ 0x...` grammar, and interning of
-//! stack addresses into locations.
+//! Shared pieces of the text-format readers: a byte cursor for the
+//! `count: bytes [count: bytes] @ 0x...` grammar, interning of stack
+//! addresses into locations, and of stacks into samples.
+
+use std::hash::BuildHasher;
 
 use rustc_hash::FxHashMap;
 
 use crate::error::ParseError;
-use crate::profile::{AddressKind, Location, LocationId, RuntimeAddr};
+use crate::profile::{AddressKind, Label, Location, LocationId, RuntimeAddr, Sample};
 
-/// Splits a byte buffer into lines numbered from 1, without their `\n` or `\r\n`.
-pub(crate) struct Lines<'a> {
-    rest: &'a [u8],
-    number: usize,
-}
-
-impl<'a> Lines<'a> {
-    pub(crate) fn new(data: &'a [u8]) -> Self {
-        Lines {
-            rest: data,
-            number: 0,
-        }
-    }
-}
-
-impl<'a> Iterator for Lines<'a> {
-    type Item = (usize, &'a [u8]);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        self.number += 1;
-        let (line, rest) = match memchr::memchr(b'\n', self.rest) {
-            Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
-            None => (self.rest, &self.rest[self.rest.len()..]),
-        };
-        self.rest = rest;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        Some((self.number, line))
-    }
-}
+use super::limits;
 
 /// True for lines that carry nothing: blank, or a `#` comment.
 pub(crate) fn is_blank_or_comment(line: &[u8]) -> bool {
@@ -304,23 +275,17 @@ pub(crate) struct AddressTable {
 }
 
 impl AddressTable {
-    /// An empty table with room for `n` distinct addresses.
-    pub(crate) fn with_capacity(n: usize) -> Self {
-        AddressTable {
-            locations: Vec::with_capacity(n),
-            ids: FxHashMap::with_capacity_and_hasher(n, Default::default()),
-        }
-    }
-
-    /// The location for a return address written in a text dump.
+    /// The location for a return address written in a text dump; an error
+    /// past [`limits::MAX_LOCATIONS`] distinct addresses.
     pub(crate) fn intern(&mut self, addr: u64) -> Result<LocationId, ParseError> {
         if let Some(id) = self.ids.get(&addr) {
             return Ok(*id);
         }
-        let id = LocationId(
-            u32::try_from(self.locations.len())
-                .map_err(|_| ParseError::line("more than 2^32 distinct addresses", ""))?,
-        );
+        let id = u32::try_from(self.locations.len())
+            .ok()
+            .filter(|n| (*n as usize) < limits::MAX_LOCATIONS)
+            .map(LocationId)
+            .ok_or_else(|| ParseError::Limit(too_many_locations()))?;
         self.locations.push(Location {
             address: RuntimeAddr(addr),
             kind: AddressKind::ReturnAddress,
@@ -331,6 +296,108 @@ impl AddressTable {
         self.ids.insert(addr, id);
         Ok(id)
     }
+}
+
+/// The message for a profile with more than [`limits::MAX_LOCATIONS`] addresses.
+pub(crate) fn too_many_locations() -> String {
+    format!(
+        "more than {} distinct stack addresses (heapcost's limit; real heap profiles hold thousands)",
+        limits::MAX_LOCATIONS
+    )
+}
+
+/// The message for a stack deeper than [`limits::MAX_STACK_DEPTH`].
+pub(crate) fn too_deep(depth: usize) -> String {
+    format!(
+        "stack of {depth} frames is deeper than {} (heapcost's limit; profilers record at most 128)",
+        limits::MAX_STACK_DEPTH
+    )
+}
+
+/// The samples of a text dump, one per distinct stack and labels, in order
+/// of first appearance: a stack listed again adds its values to the first
+/// (as pprof's `Compact` merges identical samples), so memory follows the
+/// distinct stacks, not the lines read.
+#[derive(Default)]
+pub(crate) struct SampleTable {
+    pub(crate) samples: Vec<Sample>,
+    /// Indices into `samples` with their hash (by stack and labels), so that
+    /// growing the table never hashes a stack again.
+    index: hashbrown::HashTable<(u64, u32)>,
+}
+
+impl SampleTable {
+    /// Adds one stack (leaf first) with its values and labels.
+    pub(crate) fn add(
+        &mut self,
+        locations: &[LocationId],
+        values: &[i64],
+        labels: &[Label],
+    ) -> Result<(), ParseError> {
+        let hash = rustc_hash::FxBuildHasher.hash_one((locations, labels));
+        let samples = &mut self.samples;
+        let same = |(h, i): &(u64, u32)| {
+            *h == hash
+                && samples
+                    .get(*i as usize)
+                    .is_some_and(|s| s.locations == locations && s.labels == labels)
+        };
+        if let Some(s) = self
+            .index
+            .find(hash, same)
+            .and_then(|(_, i)| samples.get_mut(*i as usize))
+        {
+            for (sum, v) in s.values.iter_mut().zip(values) {
+                *sum = sum.saturating_add(*v);
+            }
+            return Ok(());
+        }
+        let i = u32::try_from(samples.len())
+            .map_err(|_| ParseError::Limit("more than 2^32 distinct stacks".into()))?;
+        samples.push(Sample {
+            values: values.to_vec(),
+            locations: locations.to_vec(),
+            labels: labels.to_vec(),
+        });
+        self.index.insert_unique(hash, (hash, i), |(h, _)| *h);
+        Ok(())
+    }
+}
+
+/// The sum of the absolute values of each sample type over a whole input,
+/// kept at most `i64::MAX`: every total, flat or cumulative value, owner or
+/// kind later computed from the input is then exact (no sum of a subset can
+/// overflow), instead of quietly capped.
+pub(crate) struct ColumnSums {
+    names: Vec<String>,
+    sums: Vec<u64>,
+}
+
+impl ColumnSums {
+    pub(crate) fn new(sample_types: &[crate::profile::ValueType]) -> Self {
+        ColumnSums {
+            names: sample_types.iter().map(|t| t.kind.clone()).collect(),
+            sums: vec![0; sample_types.len()],
+        }
+    }
+
+    /// Adds one sample's values; an error when a column passes `i64::MAX`.
+    pub(crate) fn add(&mut self, values: &[i64]) -> Result<(), String> {
+        for (i, (sum, v)) in self.sums.iter_mut().zip(values).enumerate() {
+            *sum = sum
+                .checked_add(v.unsigned_abs())
+                .filter(|s| i64::try_from(*s).is_ok())
+                .ok_or_else(|| overflow_message(self.names.get(i).map_or("?", String::as_str)))?;
+        }
+        Ok(())
+    }
+}
+
+/// The message for values whose sum would not fit in 64 bits.
+pub(crate) fn overflow_message(kind: &str) -> String {
+    format!(
+        "the {kind} values add up to more than 2^63-1 (in absolute value): totals would overflow 64 bits, so heapcost refuses the input rather than report a wrong number"
+    )
 }
 
 /// pprof's unsampling of a heap bucket from a Poisson-sampled dump.
@@ -347,34 +414,28 @@ impl AddressTable {
 /// truncation toward zero are pprof's (`scaleHeapSample`), so values match
 /// pprof's to the unit.
 pub fn unsample(count: i64, size: i64, rate: i64) -> (i64, i64) {
+    unsample_checked(count, size, rate).unwrap_or((i64::MAX, i64::MAX))
+}
+
+/// [`unsample`], or `None` when an unsampled value would not fit in an
+/// `i64` (Rust's float-to-integer cast would quietly cap it).
+pub(crate) fn unsample_checked(count: i64, size: i64, rate: i64) -> Option<(i64, i64)> {
     if count == 0 || size == 0 {
-        return (0, 0);
+        return Some((0, 0));
     }
     if rate <= 1 {
-        return (count, size);
+        return Some((count, size));
     }
     let avg = size as f64 / count as f64;
     let scale = 1.0 / (1.0 - (-avg / rate as f64).exp());
-    ((count as f64 * scale) as i64, (size as f64 * scale) as i64)
+    let fits = |x: f64| x.is_finite() && x.abs() < 9.223_372_036_854_776e18;
+    let (c, s) = (count as f64 * scale, size as f64 * scale);
+    (fits(c) && fits(s)).then_some((c as i64, s as i64))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lines_are_numbered_and_stripped() {
-        let v: Vec<_> = Lines::new(b"a\r\nb\n\nc").collect();
-        assert_eq!(
-            v,
-            vec![
-                (1, &b"a"[..]),
-                (2, &b"b"[..]),
-                (3, &b""[..]),
-                (4, &b"c"[..])
-            ]
-        );
-    }
 
     #[test]
     fn value_block_parses_and_rejects() {

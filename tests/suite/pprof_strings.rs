@@ -127,6 +127,11 @@ fn check_with(name: &str, extra_last: usize) {
         frameless,
         "{name}: frameless stacks counted"
     );
+    // heapcost keeps one sample per distinct stack and labels, adding up
+    // the values of a stack listed again (as pprof's `Profile.Compact`
+    // does); growth dumps list one stack per growth event. pprof's parser
+    // keeps them apart: they are added up here before comparing.
+    let mut expected = compacted(expected);
     got.sort();
     expected.sort();
     if got.len() != expected.len() {
@@ -149,6 +154,26 @@ fn check_with(name: &str, extra_last: usize) {
     for (g, e) in got.iter().zip(&expected) {
         assert_eq!(g, e, "{name}: first differing sample");
     }
+}
+
+/// Samples with the same stack and labels added up into the first.
+fn compacted(samples: Vec<Key>) -> Vec<Key> {
+    let mut out: Vec<Key> = Vec::new();
+    let mut seen: HashMap<(Vec<u64>, Vec<String>), usize> = HashMap::new();
+    for (values, stack, labels) in samples {
+        match seen.get(&(stack.clone(), labels.clone())) {
+            Some(&i) => {
+                for (sum, v) in out[i].0.iter_mut().zip(&values) {
+                    *sum += v;
+                }
+            }
+            None => {
+                seen.insert((stack.clone(), labels.clone()), out.len());
+                out.push((values, stack, labels));
+            }
+        }
+    }
+    out
 }
 
 fn check(name: &str) {
