@@ -61,7 +61,7 @@ corpus=$root/../shared/corpus
 fixtures=$root/fixtures
 seeds=$here/seeds
 rm -rf "$seeds"
-mkdir -p "$seeds"/{gperftools,jemalloc,maps,pprof,gzip,detect,rules}
+for t in "${all[@]}"; do mkdir -p "$seeds/$t"; done
 # A window of a large text dump: its first LINES lines, then the first 40 lines of its trailer.
 window() { # file lines
   awk -v n="$2" 'NR <= n { print; next } /MAPPED_LIBRARIES:|--- Memory map: ---/ { t = 1 } t && m++ < 41 { print }' "$1"
@@ -94,6 +94,8 @@ cp "$root/src/attribute/envoy.toml" "$seeds/rules/envoy.toml"
 awk '/^\[\[/ { n++ } n <= 3 { print }' "$root/src/attribute/envoy.toml" > "$seeds/rules/first-rules.toml"
 printf '[[owner]]\nid = "acme_auth"\ntier = "filter"\nprefix = ["Acme::AuthFilter::"]\nexamples = ["Acme::AuthFilter::decodeHeaders"]\n' > "$seeds/rules/user.toml"
 printf '[[kind]]\nid = "k"\nname = "$1"\ntier = "specific"\nregex = ["^(\\\\w+)::"]\nexamples = ["Abc::x"]\n' > "$seeds/rules/regex.toml"
+# budgets (issue 6): seed it here with the example budgets files once that target exists, e.g.
+#   cp "$root"/tests/data/gate/*.toml "$seeds/budgets/" 2>/dev/null || true
 # Regression inputs are seeds too: a fixed bug stays covered.
 for t in "${all[@]}"; do
   d=$root/tests/data/fuzz-regressions/$t

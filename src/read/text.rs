@@ -428,7 +428,9 @@ pub(crate) fn unsample_checked(count: i64, size: i64, rate: i64) -> Option<(i64,
     }
     let avg = size as f64 / count as f64;
     let scale = 1.0 / (1.0 - (-avg / rate as f64).exp());
-    let fits = |x: f64| x.is_finite() && x.abs() < 9.223_372_036_854_776e18;
+    // 2^63, exactly: every f64 below it converts to an i64 without capping.
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    let fits = |x: f64| x.is_finite() && x.abs() < TWO_POW_63;
     let (c, s) = (count as f64 * scale, size as f64 * scale);
     (fits(c) && fits(s)).then_some((c as i64, s as i64))
 }
