@@ -167,19 +167,45 @@ pub(crate) fn run_report(
         .map_err(|why| Error::SampleType(format!("{}: {why}", paths[paths.len() - 1])))?;
     let kind = last.sample_types[index].kind.clone();
     let unit = last.sample_types[index].unit.clone();
-    let mut views = Vec::with_capacity(profiles.len());
+    let mut indexes = Vec::with_capacity(profiles.len());
     let mut truncated = Vec::new();
-    for (n, (p, path)) in profiles.iter().zip(&paths).enumerate() {
+    for (p, path) in profiles.iter().zip(&paths) {
         let i = p
             .sample_type_index(&kind)
             .map_err(|why| Error::SampleType(format!("{path}: {why}")))?;
         if let Some(w) = crate::truncation_warning(p, i) {
             truncated.push(w);
         }
-        // Heaviest paths only for the last snapshot, the one the tables show.
-        let stacks = if n + 1 == paths.len() { 3 } else { 0 };
-        views.push(analysis::attribution::attribution(p, i, rules, stacks).0);
+        indexes.push(i);
     }
+    // One attribution per snapshot, on every core (each is independent);
+    // heaviest paths only for the last snapshot, the one the tables show.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = profiles.len().div_ceil(threads).max(1);
+    let count = profiles.len();
+    let views: Vec<analysis::attribution::AttributionView> = std::thread::scope(|scope| {
+        let handles: Vec<_> = profiles
+            .chunks(chunk)
+            .zip(indexes.chunks(chunk))
+            .enumerate()
+            .map(|(c, (ps, is))| {
+                scope.spawn(move || {
+                    ps.iter()
+                        .zip(is)
+                        .enumerate()
+                        .map(|(k, (p, &i))| {
+                            let stacks = if c * chunk + k + 1 == count { 3 } else { 0 };
+                            analysis::attribution::attribution(p, i, rules, stacks).0
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
     summary
         .warnings
         .extend(one_truncation_warning(&truncated, paths.len()));
