@@ -514,14 +514,10 @@ fn flamegraph_svg(
         render::flamegraph::write_svg(&mut svg, &flame.folded, &flame.frame_owners, &svg_opts)
     } else {
         let (base, base_index) = load(config, &opts.base, &st.kind, summary)?;
-        let base_flame =
-            analysis::flame::flame(&base, base_index, rules, None).map_err(Error::Usage)?;
-        let base_folded = match &opts.owner {
-            Some(o) => analysis::flame::flame(&base, base_index, rules, Some(o))
-                .map(|f| f.folded)
-                .unwrap_or_default(),
-            None => base_flame.folded,
-        };
+        // An owner the base does not have drew nothing there: an empty base.
+        let base_folded = analysis::flame::flame(&base, base_index, rules, opts.owner.as_deref())
+            .map(|f| f.folded)
+            .unwrap_or_default();
         let delta = flame
             .total
             .saturating_sub(base_folded.values().sum::<i64>());

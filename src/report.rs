@@ -9,7 +9,6 @@ use crate::analysis::{
     report::{BinaryUsed, InputFile, Provenance, Report, memory_gap},
 };
 use crate::attribute::RuleSet;
-use crate::profile::Profile;
 use crate::render::flamegraph::SvgOptions;
 use crate::render::html::EmbeddedSvg;
 use crate::{Config, Error, Result, Summary, read, render, symbolize};
@@ -44,17 +43,15 @@ pub struct ReportOptions {
 /// tables stay under 10 MB.
 pub(crate) const MAX_FLAMEGRAPH_BYTES: usize = 4 << 20;
 
-fn input_file(path: &str, p: &Profile) -> InputFile {
-    let source = p.sources.first();
+/// One input as the provenance lists it, from the source a reader recorded
+/// for it (a merged profile keeps one source per file, in order).
+fn input_file(s: &crate::profile::Source) -> InputFile {
     InputFile {
-        path: path.to_string(),
-        format: source.map(|s| s.format.to_string()).unwrap_or_default(),
-        size: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-        stacks: p.sources.iter().map(|s| s.stacks).sum(),
-        truncated: p
-            .sources
-            .iter()
-            .any(|s| s.header.as_ref().is_some_and(|h| h.truncated())),
+        path: s.path.clone(),
+        format: s.format.to_string(),
+        size: std::fs::metadata(&s.path).map(|m| m.len()).unwrap_or(0),
+        stacks: s.stacks,
+        truncated: s.header.as_ref().is_some_and(|h| h.truncated()),
     }
 }
 
@@ -147,14 +144,14 @@ pub(crate) fn run_report(
     let mut binaries = Vec::new();
     let mut inputs = Vec::new();
     progress.set_message("symbolizing");
-    for (p, path) in profiles.iter_mut().zip(&paths) {
+    for p in profiles.iter_mut() {
         if let Some(s) = &symbolizer {
             let report = s.symbolize(p)?;
             summary.warnings.extend(report.warnings.iter().cloned());
             summary.warnings.extend(crate::unnamed_warning(&report));
             add_binaries(&mut binaries, &report);
         }
-        inputs.push(input_file(path, p));
+        inputs.extend(p.sources.iter().map(input_file));
         progress.inc();
     }
     progress.finish();
@@ -231,15 +228,7 @@ pub(crate) fn run_report(
             summary.warnings.extend(report.warnings.iter().cloned());
             add_binaries(&mut binaries, &report);
         }
-        for path in &opts.base {
-            base_inputs.push(input_file(path, &b));
-        }
-        if opts.base.len() > 1 {
-            // Sizes are per file; stacks and format are the merged profile's.
-            for (f, path) in base_inputs.iter_mut().zip(&opts.base) {
-                f.size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-            }
-        }
+        base_inputs.extend(b.sources.iter().map(input_file));
         let bi = b
             .sample_type_index(&kind)
             .map_err(|why| Error::SampleType(format!("base: {why}")))?;

@@ -262,7 +262,8 @@ fn with_legend(svg: &str, legend: &[(String, String)], font_size: usize) -> Stri
     s
 }
 
-fn xml_escape(s: &str) -> String {
+/// `s` escaped for XML text and attribute values.
+pub(crate) fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -10,7 +10,7 @@
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
-use super::flamegraph::{hex, owner_color};
+use super::flamegraph::{hex, owner_color, xml_escape};
 use super::text::{files_label, share_text, signed, signed_share};
 use super::units::{percentage, scaled};
 use crate::analysis::diff::DiffRow;
@@ -142,7 +142,7 @@ fn series_chart(s: &Series) -> String {
             yy = y(v),
             tx = left - 6.0,
             ty = y(v) + 4.0,
-            label = xml(&scaled(v, &s.unit)),
+            label = xml_escape(&scaled(v, &s.unit)),
         ));
     }
     for (i, _) in s.snapshots.iter().enumerate() {
@@ -176,7 +176,7 @@ fn series_chart(s: &Series) -> String {
             "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"{sw}\" points=\"{p}\"><title>{t}</title></polyline>",
             sw = if j == 0 { 2.5 } else { 1.8 },
             p = points.join(" "),
-            t = xml(name),
+            t = xml_escape(name),
         ));
         let ly = top + 16.0 * j as f64;
         out.push_str(&format!(
@@ -185,18 +185,11 @@ fn series_chart(s: &Series) -> String {
             ry = ly,
             tx = w - 145.0,
             ty = ly + 9.0,
-            t = xml(name),
+            t = xml_escape(name),
         ));
     }
     out.push_str("</svg>");
     out
-}
-
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Renders the report page.
