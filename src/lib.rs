@@ -436,7 +436,7 @@ pub fn run(config: &Config, out: &mut dyn Write) -> Result<Summary> {
     Ok(summary)
 }
 
-/// Writes (or appends) `bytes` to `path`.
+/// Writes (or appends) `bytes` to `path`, making its directory if missing.
 pub(crate) fn write_file(path: &std::path::Path, append: bool, bytes: &[u8]) -> Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.create(true);
@@ -445,8 +445,12 @@ pub(crate) fn write_file(path: &std::path::Path, append: bool, bytes: &[u8]) -> 
     } else {
         options.write(true).truncate(true);
     }
-    options
-        .open(path)
+    // A missing directory is made, as `-o out/report.html` on a fresh
+    // checkout expects.
+    let parent = path.parent().filter(|d| !d.as_os_str().is_empty());
+    parent
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| options.open(path))
         .and_then(|mut f| f.write_all(bytes))
         .map_err(|source| Error::Write {
             path: path.display().to_string(),

@@ -300,3 +300,21 @@ fn flamegraph_budget_elides_small_frames_and_says_so() {
     // The escaped SVG is a little larger than the SVG itself.
     assert!(end - start < 80_000, "{} bytes", end - start);
 }
+
+#[test]
+fn output_directories_are_made() {
+    // The README's quick start writes to out/, which a fresh clone lacks.
+    let dir = TempDir::new().unwrap();
+    let html = dir.path().join("out/sub/r.html");
+    let md = dir.path().join("out/r.md");
+    let mut cmd = heapcost();
+    cmd.args(["report", "-q", "--no-symbolize"])
+        .arg(mini(1))
+        .arg("-o")
+        .arg(&html)
+        .arg("--markdown")
+        .arg(&md)
+        .assert()
+        .success();
+    assert!(html.is_file() && md.is_file());
+}
