@@ -355,6 +355,13 @@ selects objects. Default: the profile's default type (inuse_space, or space)."
     pub(crate) sample_type: Option<String>,
 }
 
+impl SampleTypeArg {
+    /// The sample type the flag chooses (the profile's default without it).
+    pub(crate) fn choice(&self) -> heapcost::profile::SampleTypeChoice {
+        heapcost::profile::SampleTypeChoice::parse(self.sample_type.as_deref().unwrap_or(""))
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct RulesArg {
     /// A rules file (TOML) whose rules come before the built-in ones and replace them by id.
@@ -496,7 +503,7 @@ impl From<Sub> for Config {
                 output,
             } => {
                 let mut opts = TopOptions::default();
-                opts.sample_type = sample.sample_type.unwrap_or_default();
+                opts.sample_type = sample.choice();
                 opts.nodecount = nodecount;
                 opts.sort = if cum { TopSort::Cum } else { TopSort::Flat };
                 (Command::Top(opts), input, output)
@@ -509,7 +516,7 @@ impl From<Sub> for Config {
                 output,
             } => {
                 let mut opts = AttributeOptions::default();
-                opts.sample_type = sample.sample_type.unwrap_or_default();
+                opts.sample_type = sample.choice();
                 opts.stacks = stacks;
                 opts.rules = rules.rules;
                 (Command::Attribute(opts), input, output)
@@ -524,7 +531,7 @@ impl From<Sub> for Config {
             } => {
                 let mut opts = DiffOptions::default();
                 opts.base = base;
-                opts.sample_type = sample.sample_type.unwrap_or_default();
+                opts.sample_type = sample.choice();
                 opts.nodecount = nodecount;
                 opts.rules = rules.rules;
                 (Command::Diff(opts), input, output)
@@ -536,7 +543,7 @@ impl From<Sub> for Config {
                 output,
             } => {
                 let mut opts = SeriesOptions::default();
-                opts.sample_type = sample.sample_type.unwrap_or_default();
+                opts.sample_type = sample.choice();
                 opts.rules = rules.rules;
                 (Command::Series(opts), input, output)
             }
@@ -553,7 +560,7 @@ impl From<Sub> for Config {
             } => {
                 let mut opts = FlamegraphOptions::default();
                 opts.base = base;
-                opts.sample_type = sample.sample_type.unwrap_or_default();
+                opts.sample_type = sample.choice();
                 opts.rules = rules.rules;
                 opts.owner = owner;
                 opts.icicle = icicle;
@@ -577,7 +584,7 @@ impl From<Sub> for Config {
                 let mut opts = ReportOptions::default();
                 opts.max_flamegraph_bytes = flamegraph_budget;
                 opts.base = base;
-                opts.sample_type = sample.sample_type.unwrap_or_default();
+                opts.sample_type = sample.choice();
                 opts.rules = rules.rules;
                 opts.memory = memory;
                 opts.rss = rss;
@@ -599,7 +606,7 @@ impl From<Sub> for Config {
                 } else {
                     ConvertTo::Pprof
                 };
-                opts.sample_type = sample.sample_type.unwrap_or_default();
+                opts.sample_type = sample.choice();
                 opts.output = output;
                 (Command::Convert(opts), input, Output::default())
             }
@@ -638,6 +645,7 @@ impl From<Sub> for Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use heapcost::profile::SampleTypeChoice;
 
     fn config(args: &[&str]) -> Config {
         Cli::try_parse_from(args).unwrap().command.into()
@@ -661,7 +669,10 @@ mod tests {
         let Command::Top(opts) = &c.command else {
             panic!("not top")
         };
-        assert_eq!(opts.sample_type, "alloc_space");
+        assert_eq!(
+            opts.sample_type,
+            SampleTypeChoice::Named("alloc_space".into())
+        );
         assert_eq!(opts.nodecount, 0);
         assert_eq!(opts.sort, TopSort::Cum);
         assert_eq!(c.format, OutputFormat::Json);
@@ -674,7 +685,7 @@ mod tests {
         let Command::Top(opts) = &c.command else {
             panic!("not top")
         };
-        assert_eq!(opts.sample_type, "");
+        assert_eq!(opts.sample_type, SampleTypeChoice::Default);
         assert_eq!(opts.nodecount, 20);
         assert_eq!(opts.sort, TopSort::Flat);
         assert_eq!(c.format, OutputFormat::Text);
@@ -764,6 +775,6 @@ mod tests {
         let Command::Top(opts) = &c.command else {
             panic!("not top")
         };
-        assert_eq!(opts.sample_type, "space");
+        assert_eq!(opts.sample_type, SampleTypeChoice::Named("space".into()));
     }
 }

@@ -79,8 +79,13 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A requested sample type is not in the profile.
-    #[error("{0}")]
-    SampleType(String),
+    #[error("{path}: {source}")]
+    SampleType {
+        /// The profile (or the inputs merged into it).
+        path: String,
+        /// Why the sample type cannot be chosen.
+        source: crate::profile::SampleTypeError,
+    },
     /// A command-line value is unusable.
     #[error("{0}")]
     Usage(String),

@@ -32,12 +32,15 @@ pub fn exercise(p: &Profile) {
     heapcost::render::text::write_info(&mut out, &info).expect("write to a Vec");
     heapcost::render::json::write_info(&mut out, std::slice::from_ref(&info)).expect("write");
     let inputs = vec!["fuzz".to_string()];
-    let default = p.sample_type_index("").ok();
+    let default = p
+        .select(&heapcost::profile::SampleTypeChoice::from(""))
+        .ok();
     for index in 0..p.sample_types.len() {
         // Every row of the default type's table, the first rows of the others'.
         let rows = if Some(index) == default { 0 } else { 5 };
         for sort in [TopSort::Flat, TopSort::Cum] {
-            let top = heapcost::analysis::top::top(p, index, sort);
+            let top =
+                heapcost::analysis::top::top(p, &heapcost::profile::NameTable::new(p), index, sort);
             assert_eq!(
                 top.total,
                 p.total(index),
@@ -52,7 +55,11 @@ pub fn exercise(p: &Profile) {
     let Some(index) = default else {
         return;
     };
-    let (view, _) = heapcost::analysis::attribution::attribution(p, index, rules(), 3);
+    let view = heapcost::analysis::attribution::attribution(
+        &heapcost::attribute::Attributed::new(p.clone(), rules()),
+        index,
+        3,
+    );
     let sum = |values: &mut dyn Iterator<Item = i64>| values.fold(0i64, i64::wrapping_add);
     assert_eq!(
         sum(&mut view.owners.iter().map(|o| o.value)),

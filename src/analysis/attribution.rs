@@ -4,8 +4,8 @@
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::attribute::{self, Attribution, Column, FrameLabels, Labeller, RuleSet, Tier};
-use crate::profile::{Profile, ValueType};
+use crate::attribute::{self, Attributed, Attribution, Column, FrameLabels, Tier};
+use crate::profile::ValueType;
 
 /// One owner or kind with its value.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -91,51 +91,63 @@ impl AttributionView {
     }
 }
 
-/// Builds the view for sample type `index`, keeping `stacks` short paths per owner.
-pub fn attribution(
-    profile: &Profile,
-    index: usize,
-    rules: &RuleSet,
-    stacks: usize,
-) -> (AttributionView, Attribution) {
-    let mut labeller = Labeller::new(profile, rules);
+/// Builds the view of sample type `index` of an attributed profile, keeping
+/// `stacks` short paths per owner (0: none, and no names are looked at).
+pub fn attribution(a: &Attributed, index: usize, stacks: usize) -> AttributionView {
+    let (profile, labels) = (&a.profile, &a.labels);
     let mut frames: Vec<FrameLabels> = Vec::new();
-    let mut labels = Vec::with_capacity(profile.samples.len());
     let mut owner_values: FxHashMap<u32, i64> = FxHashMap::default();
     let mut kind_values: FxHashMap<u32, i64> = FxHashMap::default();
     let mut cells: FxHashMap<(u32, u32), i64> = FxHashMap::default();
     let mut paths: FxHashMap<(u32, Vec<String>), i64> = FxHashMap::default();
-    let (mut total, mut named_value, mut named_samples) = (0i64, 0i64, 0usize);
-    let table = if stacks > 0 {
-        profile.location_name_table()
-    } else {
-        Vec::new()
-    };
-    for sample in &profile.samples {
-        labeller.frames(sample.locations.iter().copied(), &mut frames);
-        let (owner, kind) = labeller.decide(&frames);
-        labels.push((owner, kind));
-        let named = frames.iter().any(|f| f.named);
-        named_samples += usize::from(named);
+    let (mut total, mut named_value) = (0i64, 0i64);
+    for (sample, &(owner, kind)) in profile.samples.iter().zip(&labels.samples) {
         let v = sample.values.get(index).copied().unwrap_or(0);
         if v == 0 {
             continue;
         }
+        labels.sample_frames(sample, &mut frames);
         total = total.saturating_add(v);
-        if named {
+        if frames.iter().any(|f| f.named) {
             named_value = named_value.saturating_add(v);
         }
         add(&mut owner_values, owner, v);
         add(&mut kind_values, kind, v);
         add(&mut cells, (owner, kind), v);
         if stacks > 0 {
-            let names = Profile::stack_names_from(&table, sample);
-            let path = short_path(&frames, &names);
-            add(&mut paths, (owner, path), v);
+            let names = a.names.stack_names(sample);
+            add(&mut paths, (owner, short_path(&frames, &names)), v);
         }
     }
-    let owners_all = labeller.owner_labels().to_vec();
-    let kinds_all = labeller.kind_labels().to_vec();
+    let mut per_owner = heaviest_paths(paths, stacks);
+    let owners = label_rows(&owner_values, &labels.owners, total, &mut per_owner);
+    let kinds = label_rows(
+        &kind_values,
+        &labels.kinds,
+        total,
+        &mut FxHashMap::default(),
+    );
+    let st = profile
+        .sample_types
+        .get(index)
+        .cloned()
+        .unwrap_or_else(|| ValueType::new("", ""));
+    AttributionView {
+        sample_type: st.kind,
+        unit: st.unit,
+        total,
+        owners,
+        kinds,
+        matrix: matrix(cells, labels),
+        named_share: share(named_value, total),
+    }
+}
+
+/// The `stacks` heaviest short paths of each owner.
+fn heaviest_paths(
+    paths: FxHashMap<(u32, Vec<String>), i64>,
+    stacks: usize,
+) -> FxHashMap<u32, Vec<PathRow>> {
     let mut per_owner: FxHashMap<u32, Vec<PathRow>> = FxHashMap::default();
     for ((owner, path), value) in paths {
         per_owner
@@ -147,31 +159,47 @@ pub fn attribution(
         rows.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.path.cmp(&b.path)));
         rows.truncate(stacks);
     }
-    let rows = |values: &FxHashMap<u32, i64>,
-                all: &[attribute::Label],
-                per: &mut FxHashMap<u32, Vec<PathRow>>| {
-        let mut rows: Vec<LabelRow> = values
-            .iter()
-            .filter(|&(_, &v)| v != 0)
-            .map(|(&i, &value)| LabelRow {
-                name: all[i as usize].name.clone(),
-                tier: all[i as usize].tier,
+    per_owner
+}
+
+/// The non-zero labels of one column, largest first, with their paths.
+fn label_rows(
+    values: &FxHashMap<u32, i64>,
+    all: &[attribute::Label],
+    total: i64,
+    per: &mut FxHashMap<u32, Vec<PathRow>>,
+) -> Vec<LabelRow> {
+    let mut rows: Vec<LabelRow> = values
+        .iter()
+        .filter(|&(_, &v)| v != 0)
+        .filter_map(|(&i, &value)| {
+            let label = all.get(i as usize)?;
+            Some(LabelRow {
+                name: label.name.clone(),
+                tier: label.tier,
                 value,
                 share: share(value, total),
                 top_stacks: per.remove(&i).unwrap_or_default(),
             })
-            .collect();
-        rows.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.name.cmp(&b.name)));
-        rows
+        })
+        .collect();
+    rows.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.name.cmp(&b.name)));
+    rows
+}
+
+/// The non-zero owner x kind cells, largest first.
+fn matrix(cells: FxHashMap<(u32, u32), i64>, labels: &Attribution) -> Vec<Cell> {
+    let name = |all: &[attribute::Label], i: u32| {
+        all.get(i as usize)
+            .map(|l| l.name.clone())
+            .unwrap_or_default()
     };
-    let owners = rows(&owner_values, &owners_all, &mut per_owner);
-    let kinds = rows(&kind_values, &kinds_all, &mut FxHashMap::default());
     let mut matrix: Vec<Cell> = cells
         .into_iter()
         .filter(|&(_, v)| v != 0)
         .map(|((o, k), value)| Cell {
-            owner: owners_all[o as usize].name.clone(),
-            kind: kinds_all[k as usize].name.clone(),
+            owner: name(&labels.owners, o),
+            kind: name(&labels.kinds, k),
             value,
         })
         .collect();
@@ -181,27 +209,7 @@ pub fn attribution(
             .then_with(|| a.owner.cmp(&b.owner))
             .then_with(|| a.kind.cmp(&b.kind))
     });
-    let st = profile
-        .sample_types
-        .get(index)
-        .cloned()
-        .unwrap_or_else(|| ValueType::new("", ""));
-    let view = AttributionView {
-        sample_type: st.kind,
-        unit: st.unit,
-        total,
-        owners,
-        kinds,
-        matrix,
-        named_share: share(named_value, total),
-    };
-    let attribution = Attribution {
-        owners: owners_all,
-        kinds: kinds_all,
-        samples: labels,
-        named_samples,
-    };
-    (view, attribution)
+    matrix
 }
 
 fn add<K: std::hash::Hash + Eq>(map: &mut FxHashMap<K, i64>, key: K, v: i64) {
@@ -221,19 +229,20 @@ fn share(value: i64, total: i64) -> f64 {
 /// (its root-most frame), then for each run of frames with the same owner
 /// label below it, the run's leaf-most named frame, then the kind frame.
 /// Stacks without an owner show their three leaf-most frames outside `std::`.
-pub fn short_path(frames: &[FrameLabels], names: &[String]) -> Vec<String> {
+pub fn short_path(frames: &[FrameLabels], names: &[&str]) -> Vec<String> {
     let fallback = || {
-        let mut picked: Vec<&String> = names
+        let mut picked: Vec<&str> = names
             .iter()
+            .copied()
             .filter(|n| {
                 n.contains("::") && !n.starts_with("std::") && !n.starts_with("__gnu_cxx::")
             })
             .take(3)
             .collect();
         if picked.is_empty() {
-            picked = names.iter().take(3).collect();
+            picked = names.iter().copied().take(3).collect();
         }
-        picked.into_iter().rev().map(|n| short_name(n)).collect()
+        picked.into_iter().rev().map(short_name).collect()
     };
     if frames.len() != names.len() || frames.is_empty() {
         return fallback();
@@ -283,7 +292,7 @@ pub fn short_path(frames: &[FrameLabels], names: &[String]) -> Vec<String> {
     }
     keep.sort_unstable_by(|a, b| b.cmp(a));
     keep.dedup();
-    let mut path: Vec<String> = keep.into_iter().map(|i| short_name(&names[i])).collect();
+    let mut path: Vec<String> = keep.into_iter().map(|i| short_name(names[i])).collect();
     path.dedup();
     path
 }
@@ -371,7 +380,7 @@ mod tests {
             f(Some(3), false),
             f(None, false),
         ];
-        let names: Vec<String> = [
+        let names = [
             "Envoy::Buffer::Slice::newStorage",
             "Envoy::Buffer::OwnedImpl::reserveSingleSlice",
             "Envoy::Grpc::Common::serializeMessage",
@@ -381,10 +390,7 @@ mod tests {
             "Envoy::Extensions::HttpFilters::ExternalProcessing::Filter::decodeData",
             "Envoy::Http::FilterManager::decodeData",
             "main",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        ];
         assert_eq!(
             short_path(&frames, &names),
             [

@@ -5,10 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::attribution::{AttributionView, attribution};
-use super::top::{TopSort, top};
-use crate::attribute::RuleSet;
-use crate::profile::Profile;
+use super::attribution::AttributionView;
+use super::top::Top;
 
 /// One name's values on both sides.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -122,18 +120,9 @@ pub fn compare(b: &AttributionView, n: &AttributionView) -> Diff {
     }
 }
 
-/// Compares sample type `base_index` of `base` with `new_index` of `new`.
-pub fn diff(
-    base: &Profile,
-    base_index: usize,
-    new: &Profile,
-    new_index: usize,
-    rules: &RuleSet,
-) -> Diff {
-    let (b, _): (AttributionView, _) = attribution(base, base_index, rules, 0);
-    let (n, _) = attribution(new, new_index, rules, 0);
-    let tb = top(base, base_index, TopSort::Flat);
-    let tn = top(new, new_index, TopSort::Flat);
+/// Compares two profiles from their attribution views and top tables
+/// (each computed once, by the caller, for the same sample type).
+pub fn diff(b: &AttributionView, n: &AttributionView, tb: &Top, tn: &Top) -> Diff {
     let mut funcs: BTreeMap<&str, [i64; 4]> = BTreeMap::new();
     for r in &tb.rows {
         let e = funcs.entry(&r.name).or_default();
@@ -165,7 +154,7 @@ pub fn diff(
     });
     Diff {
         functions,
-        ..compare(&b, &n)
+        ..compare(b, n)
     }
 }
 

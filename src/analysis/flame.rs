@@ -1,12 +1,12 @@
 //! The input of a flamegraph: folded stacks, the owner of every frame name
 //! (for colours) and the owners' values (for the legend), optionally for one
-//! owner's samples only.
+//! owner's samples only. Read from the labels the attribute stage gave.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
 
-use crate::attribute::{FrameLabels, Labeller, RuleSet};
-use crate::profile::Profile;
-use crate::render::folded::{Folded, clean, fold_names};
+use super::folded::{Folded, clean, fold_names};
+use crate::attribute::{Attributed, FrameLabels};
 
 /// What a flamegraph of one profile needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,45 +21,66 @@ pub struct Flame {
     pub total: i64,
 }
 
-/// Folds sample type `index` of `profile`; with `only`, the samples charged
-/// to that owner. An owner no sample is charged to is an error naming the
+/// `--owner NAME` names an owner no sample is charged to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownOwner {
+    /// The owner asked for.
+    pub wanted: String,
+    /// The owners the profile's samples have, sorted.
+    pub present: Vec<String>,
+}
+
+impl fmt::Display for UnknownOwner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "no sample is charged to owner '{}'; ", self.wanted)?;
+        let hint = self
+            .present
+            .iter()
+            .map(|n| (strsim::jaro_winkler(&self.wanted, n), n))
+            .filter(|(score, _)| *score > 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((_, n)) = hint {
+            write!(f, "did you mean '{n}'? ")?;
+        }
+        write!(
+            f,
+            "the owners in this profile are: {}",
+            self.present.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownOwner {}
+
+/// Folds sample type `index` of `a`; with `only`, the samples charged to
+/// that owner. An owner no sample is charged to is an error naming the
 /// owners there are.
-pub fn flame(
-    profile: &Profile,
-    index: usize,
-    rules: &RuleSet,
-    only: Option<&str>,
-) -> Result<Flame, String> {
-    let mut labeller = Labeller::new(profile, rules);
+pub fn flame(a: &Attributed, index: usize, only: Option<&str>) -> Result<Flame, UnknownOwner> {
+    let labels = &a.labels;
+    let wanted = only.map(|name| labels.owner_index(name));
     let mut frames: Vec<FrameLabels> = Vec::new();
     let mut flame = Flame::default();
     let mut owner_values: HashMap<u32, i64> = HashMap::new();
+    let mut seen = BTreeSet::new();
     let mut found = only.is_none();
-    let mut seen = std::collections::BTreeSet::new();
-    let table = profile.location_name_table();
-    for sample in &profile.samples {
+    for (sample, &(owner, _)) in a.profile.samples.iter().zip(&labels.samples) {
         let v = sample.values.get(index).copied().unwrap_or(0);
         if v == 0 {
             continue;
         }
-        labeller.frames(sample.locations.iter().copied(), &mut frames);
-        let (owner, _) = labeller.decide(&frames);
         seen.insert(owner);
-        if let Some(name) = only {
-            let is = labeller
-                .owner_labels()
-                .get(owner as usize)
-                .is_some_and(|l| l.name == name);
-            if !is {
+        if let Some(w) = wanted {
+            if w != Some(owner) {
                 continue;
             }
             found = true;
         }
-        let names = Profile::stack_names_from(&table, sample);
+        labels.sample_frames(sample, &mut frames);
+        let names = a.names.stack_names(sample);
         if names.len() == frames.len() {
             for (name, f) in names.iter().zip(&frames) {
                 if let Some((label, _)) = f.owner
-                    && let Some(l) = labeller.owner_labels().get(label as usize)
+                    && let Some(l) = labels.owners.get(label as usize)
                 {
                     let name = clean(name);
                     if !flame.frame_owners.contains_key(name.as_ref()) {
@@ -74,30 +95,18 @@ pub fn flame(
         *o = o.saturating_add(v);
         flame.total = flame.total.saturating_add(v);
     }
+    let name = |i: u32| labels.owners.get(i as usize).map(|l| l.name.clone());
     if !found {
-        let labels = labeller.owner_labels();
-        let mut names: Vec<&str> = seen
-            .iter()
-            .filter_map(|&i| labels.get(i as usize).map(|l| l.name.as_str()))
-            .collect();
-        names.sort_unstable();
-        let wanted = only.unwrap_or_default();
-        let hint = names
-            .iter()
-            .map(|n| (strsim::jaro_winkler(wanted, n), *n))
-            .filter(|(score, _)| *score > 0.8)
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, n)| format!("did you mean '{n}'? "))
-            .unwrap_or_default();
-        return Err(format!(
-            "no sample is charged to owner '{wanted}'; {hint}the owners in this profile are: {}",
-            names.join(", ")
-        ));
+        let mut present: Vec<String> = seen.iter().filter_map(|&i| name(i)).collect();
+        present.sort_unstable();
+        return Err(UnknownOwner {
+            wanted: only.unwrap_or_default().to_string(),
+            present,
+        });
     }
-    let labels = labeller.owner_labels();
     flame.owners = owner_values
         .into_iter()
-        .filter_map(|(i, v)| labels.get(i as usize).map(|l| (l.name.clone(), v)))
+        .filter_map(|(i, v)| Some((name(i)?, v)))
         .collect();
     flame
         .owners

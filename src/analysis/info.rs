@@ -77,7 +77,9 @@ pub struct MappingInfo {
 /// and the part of it whose frames there all have names.
 fn mapping_values(p: &Profile) -> (Vec<i64>, Vec<i64>) {
     let n = p.mappings.len();
-    let index = p.sample_type_index("").unwrap_or(0);
+    let index = p
+        .select(&crate::profile::SampleTypeChoice::Default)
+        .unwrap_or(0);
     let mut value = vec![0i64; n];
     let mut named = vec![0i64; n];
     // Per sample: 0 = not touched, 1 = touched and named so far, 2 = touched with an unnamed frame.

@@ -6,9 +6,7 @@
 //! name recurs (recursion is not double-counted). The total is the sum over
 //! all samples, as pprof reports it, including samples with empty stacks.
 
-use rustc_hash::FxHashMap as HashMap;
-
-use crate::profile::{Profile, ValueType};
+use crate::profile::{NameId, NameTable, Profile, ValueType};
 
 /// Sort order of the rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,30 +51,9 @@ impl Top {
     }
 }
 
-/// Computes the top table for sample type `index` of `profile`.
-pub fn top(profile: &Profile, index: usize, sort: TopSort) -> Top {
-    // Name ids per location, computed once.
-    let mut ids: HashMap<String, u32> = HashMap::default();
-    let mut names: Vec<String> = Vec::new();
-    let loc_names: Vec<Vec<u32>> = profile
-        .locations
-        .iter()
-        .map(|loc| {
-            profile
-                .location_names(loc)
-                .into_iter()
-                .map(|n| match ids.get(&n) {
-                    Some(id) => *id,
-                    None => {
-                        let id = names.len() as u32;
-                        ids.insert(n.clone(), id);
-                        names.push(n);
-                        id
-                    }
-                })
-                .collect()
-        })
-        .collect();
+/// Computes the top table for sample type `index` of `profile`, whose
+/// frame names are `names`.
+pub fn top(profile: &Profile, names: &NameTable, index: usize, sort: TopSort) -> Top {
     let mut flat = vec![0i64; names.len()];
     let mut cum = vec![0i64; names.len()];
     let mut seen = vec![usize::MAX; names.len()];
@@ -87,26 +64,27 @@ pub fn top(profile: &Profile, index: usize, sort: TopSort) -> Top {
         if v == 0 {
             continue;
         }
-        let mut frames = s
-            .locations
-            .iter()
-            .filter_map(|l| loc_names.get(l.0 as usize))
-            .flatten();
-        if let Some(&leaf) = frames.next() {
-            flat[leaf as usize] = flat[leaf as usize].saturating_add(v);
-            for &n in std::iter::once(&leaf).chain(frames) {
-                if seen[n as usize] != si {
-                    seen[n as usize] = si;
-                    cum[n as usize] = cum[n as usize].saturating_add(v);
+        let mut frames = names.stack(s).map(|id| id.0 as usize);
+        if let Some(leaf) = frames.next() {
+            flat[leaf] = flat[leaf].saturating_add(v);
+            for n in std::iter::once(leaf).chain(frames) {
+                if seen[n] != si {
+                    seen[n] = si;
+                    cum[n] = cum[n].saturating_add(v);
                 }
             }
         }
     }
-    let mut rows: Vec<TopRow> = names
+    let mut rows: Vec<TopRow> = flat
         .into_iter()
-        .zip(flat.into_iter().zip(cum))
+        .zip(cum)
+        .enumerate()
         .filter(|(_, (f, c))| *f != 0 || *c != 0)
-        .map(|(name, (flat, cum))| TopRow { name, flat, cum })
+        .map(|(i, (flat, cum))| TopRow {
+            name: names.name(NameId(i as u32)).to_string(),
+            flat,
+            cum,
+        })
         .collect();
     rows.sort_by(|a, b| {
         let key = |r: &TopRow| match sort {
@@ -166,7 +144,7 @@ mod tests {
             ],
             ..Profile::default()
         };
-        let t = top(&p, 0, TopSort::Flat);
+        let t = top(&p, &NameTable::new(&p), 0, TopSort::Flat);
         assert_eq!(t.total, 22);
         assert_eq!(
             t.rows[0],
@@ -192,7 +170,7 @@ mod tests {
                 cum: 15
             }
         );
-        let t = top(&p, 0, TopSort::Cum);
+        let t = top(&p, &NameTable::new(&p), 0, TopSort::Cum);
         assert_eq!(t.rows[0].name, "0x2");
         assert_eq!(t.rows[1].name, "0x3");
     }

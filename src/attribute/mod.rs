@@ -24,7 +24,7 @@ use std::borrow::Cow;
 
 use rustc_hash::FxHashMap;
 
-use crate::profile::{Location, Profile};
+use crate::profile::{Location, LocationId, NameTable, Profile, Sample};
 use crate::symbolize::{NameStyle, demangle};
 pub use rules::{Column, RuleSet, Tier};
 
@@ -53,7 +53,7 @@ pub struct FrameLabels {
     pub named: bool,
 }
 
-/// The labels of every sample of a profile.
+/// The labels of every sample of a profile, and of every frame.
 #[derive(Debug, Clone, Default)]
 pub struct Attribution {
     /// Owner labels; indexes in [`Attribution::samples`] point here.
@@ -64,6 +64,10 @@ pub struct Attribution {
     pub samples: Vec<(u32, u32)>,
     /// Samples whose stacks have at least one named frame.
     pub named_samples: usize,
+    /// The frames of every location, innermost inlined frame first, one
+    /// after the other; location `i` has `frames[starts[i]..starts[i + 1]]`.
+    frames: Vec<FrameLabels>,
+    starts: Vec<usize>,
 }
 
 impl Attribution {
@@ -80,26 +84,87 @@ impl Attribution {
             .get(i)
             .and_then(|&(_, k)| self.kinds.get(k as usize))
     }
+
+    /// The owner label with this name, if any sample or frame has it.
+    pub fn owner_index(&self, name: &str) -> Option<u32> {
+        let i = self.owners.iter().position(|l| l.name == name)?;
+        u32::try_from(i).ok()
+    }
+
+    /// The frames of one location, innermost inlined frame first (one per
+    /// name of [`crate::profile::NameTable::location`]).
+    pub fn location_frames(&self, id: LocationId) -> &[FrameLabels] {
+        let i = id.0 as usize;
+        match (self.starts.get(i), self.starts.get(i + 1)) {
+            (Some(&a), Some(&b)) => self.frames.get(a..b).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+
+    /// The frames of a sample's stack, leaf first, into `out` (cleared).
+    pub fn sample_frames(&self, sample: &Sample, out: &mut Vec<FrameLabels>) {
+        out.clear();
+        for &id in &sample.locations {
+            out.extend_from_slice(self.location_frames(id));
+        }
+    }
 }
 
-/// Labels every sample of `profile` with `rules`.
+/// Labels every frame and every sample of `profile` with `rules`: each
+/// location is judged once, each sample decided from its locations' frames.
 pub fn attribute(profile: &Profile, rules: &RuleSet) -> Attribution {
     let mut labeller = Labeller::new(profile, rules);
+    let mut frames = Vec::new();
+    let mut starts = Vec::with_capacity(profile.locations.len() + 1);
+    for loc in &profile.locations {
+        starts.push(frames.len());
+        labeller.location_frames(loc, &mut frames);
+    }
+    starts.push(frames.len());
+    let mut attribution = Attribution {
+        frames,
+        starts,
+        ..Attribution::default()
+    };
     let mut samples = Vec::with_capacity(profile.samples.len());
     let mut named_samples = 0;
-    let mut frames = Vec::new();
+    let mut stack = Vec::new();
     for sample in &profile.samples {
-        labeller.frames(sample.locations.iter().copied(), &mut frames);
-        if frames.iter().any(|f| f.named) {
+        attribution.sample_frames(sample, &mut stack);
+        if stack.iter().any(|f| f.named) {
             named_samples += 1;
         }
-        samples.push(labeller.decide(&frames));
+        samples.push(labeller.decide(&stack));
     }
-    Attribution {
-        owners: labeller.owners.labels,
-        kinds: labeller.kinds.labels,
-        samples,
-        named_samples,
+    attribution.owners = labeller.owners.labels;
+    attribution.kinds = labeller.kinds.labels;
+    attribution.samples = samples;
+    attribution.named_samples = named_samples;
+    attribution
+}
+
+/// A profile after the attribute stage: the profile, its frame names and
+/// its labels, computed once and read by every view.
+#[derive(Debug, Clone)]
+pub struct Attributed {
+    /// The (symbolized) profile.
+    pub profile: Profile,
+    /// Its frame names, interned.
+    pub names: NameTable,
+    /// Its samples' and frames' owners and kinds.
+    pub labels: Attribution,
+}
+
+impl Attributed {
+    /// Names and labels `profile` (symbolize it first).
+    pub fn new(profile: Profile, rules: &RuleSet) -> Self {
+        let labels = attribute(&profile, rules);
+        let names = NameTable::new(&profile);
+        Attributed {
+            profile,
+            names,
+            labels,
+        }
     }
 }
 
@@ -155,8 +220,8 @@ impl Labels {
 type Hits = (Option<(u32, Tier)>, Option<(u32, Tier)>);
 
 /// Per-function and per-mapping labels, computed once, and the frames of
-/// stacks.
-pub struct Labeller<'a> {
+/// locations.
+struct Labeller<'a> {
     profile: &'a Profile,
     rules: &'a RuleSet,
     owners: Labels,
@@ -167,7 +232,7 @@ pub struct Labeller<'a> {
 
 impl<'a> Labeller<'a> {
     /// A labeller for one profile.
-    pub fn new(profile: &'a Profile, rules: &'a RuleSet) -> Self {
+    fn new(profile: &'a Profile, rules: &'a RuleSet) -> Self {
         Labeller {
             profile,
             rules,
@@ -178,52 +243,34 @@ impl<'a> Labeller<'a> {
         }
     }
 
-    /// Owner labels interned so far.
-    pub fn owner_labels(&self) -> &[Label] {
-        &self.owners.labels
-    }
-
-    /// Kind labels interned so far.
-    pub fn kind_labels(&self) -> &[Label] {
-        &self.kinds.labels
-    }
-
-    /// The frames of a stack, leaf first (inline frames expanded).
-    pub fn frames(
-        &mut self,
-        locations: impl Iterator<Item = crate::profile::LocationId>,
-        out: &mut Vec<FrameLabels>,
-    ) {
-        out.clear();
-        for id in locations {
-            let Some(loc) = self.profile.location(id) else {
+    /// Appends the frames of one location to `out`, innermost inlined
+    /// frame first; a location without names is one frame judged by its
+    /// module.
+    fn location_frames(&mut self, loc: &Location, out: &mut Vec<FrameLabels>) {
+        let mut any = false;
+        for line in &loc.lines {
+            let Some((owner, kind)) = self.function_labels(line.function.0 as usize) else {
                 continue;
             };
-            let mut any = false;
-            for line in &loc.lines {
-                let Some((owner, kind)) = self.function_labels(line.function.0 as usize) else {
-                    continue;
-                };
-                any = true;
-                out.push(FrameLabels {
-                    owner,
-                    kind,
-                    named: true,
-                });
-            }
-            if !any {
-                let (owner, kind) = self.module_labels(loc);
-                out.push(FrameLabels {
-                    owner,
-                    kind,
-                    named: false,
-                });
-            }
+            any = true;
+            out.push(FrameLabels {
+                owner,
+                kind,
+                named: true,
+            });
+        }
+        if !any {
+            let (owner, kind) = self.module_labels(loc);
+            out.push(FrameLabels {
+                owner,
+                kind,
+                named: false,
+            });
         }
     }
 
     /// The owner and kind indexes for a stack's frames.
-    pub fn decide(&mut self, frames: &[FrameLabels]) -> (u32, u32) {
+    fn decide(&mut self, frames: &[FrameLabels]) -> (u32, u32) {
         let unjudged = frames.first().is_none_or(|f| !f.named);
         let mut pick = |column: Column| {
             let chosen = choose(frames, column).and_then(|i| match column {

@@ -166,7 +166,7 @@ pub(crate) fn gate_options(
 ) -> GateOptions {
     let mut opts = GateOptions::default();
     opts.base = base;
-    opts.sample_type = sample.sample_type.unwrap_or_default();
+    opts.sample_type = sample.choice();
     opts.rules = rules.rules;
     opts.budgets = limits.budgets.clone();
     opts.limits = limits.to_budgets();
@@ -184,6 +184,7 @@ mod tests {
     use super::*;
     use crate::cli::{Cli, Sub};
     use clap::Parser;
+    use heapcost::profile::SampleTypeChoice;
 
     #[test]
     fn gate_flags_reach_config() {
@@ -231,7 +232,10 @@ mod tests {
         };
         let o = gate_options(base, sample, rules, &limits, reports, Some("/s.md".into()));
         assert_eq!(o.base, ["b1", "b2"]);
-        assert_eq!(o.sample_type, "inuse_objects");
+        assert_eq!(
+            o.sample_type,
+            SampleTypeChoice::Named("inuse_objects".into())
+        );
         assert_eq!(o.budgets, Some(PathBuf::from("budgets.toml")));
         assert_eq!(o.limits.total_growth.len(), 2);
         assert_eq!(o.limits.total_growth[1].origin.path, "--max-growth 64MiB");

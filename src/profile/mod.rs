@@ -9,9 +9,13 @@
 //! unsampled once, in the reader; the model only holds final values.
 
 mod merge;
+mod name_table;
 mod names;
+mod select;
 
 pub use merge::{Merger, merge};
+pub use name_table::{NameId, NameTable};
+pub use select::{SampleTypeChoice, SampleTypeError};
 
 use std::fmt;
 
@@ -373,47 +377,6 @@ impl Profile {
         self.functions.get(id.0 as usize)
     }
 
-    /// Index of the sample type named by `name`, with pprof's rules: empty
-    /// selects the profile's default (its `default_sample_type`, else the
-    /// last type); a number is an index; `inuse_space` also selects `space`
-    /// (and `inuse_objects` selects `objects`), as in `pprof -sample_index`.
-    pub fn sample_type_index(&self, name: &str) -> Result<usize, String> {
-        let names: Vec<&str> = self.sample_types.iter().map(|t| t.kind.as_str()).collect();
-        if self.sample_types.is_empty() {
-            return Err("profile has no sample types".into());
-        }
-        if name.is_empty() {
-            if let Some(pos) = self
-                .default_sample_type
-                .as_deref()
-                .and_then(|d| names.iter().position(|n| *n == d))
-            {
-                return Ok(pos);
-            }
-            return Ok(names.len() - 1);
-        }
-        if let Ok(i) = name.parse::<usize>() {
-            return if i < names.len() {
-                Ok(i)
-            } else {
-                Err(format!(
-                    "sample type index {i} is outside 0..={}",
-                    names.len() - 1
-                ))
-            };
-        }
-        let no_inuse = name.strip_prefix("inuse_").unwrap_or(name);
-        names
-            .iter()
-            .position(|n| *n == name || *n == no_inuse)
-            .ok_or_else(|| {
-                format!(
-                    "sample type {name:?} is not in this profile; it has: {}",
-                    names.join(", ")
-                )
-            })
-    }
-
     /// The sum of one value column over all samples (pprof's "total").
     pub fn total(&self, index: usize) -> i64 {
         self.samples
@@ -462,34 +425,6 @@ impl Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn profile(types: &[&str]) -> Profile {
-        Profile {
-            sample_types: types.iter().map(|t| ValueType::new(t, "bytes")).collect(),
-            ..Profile::default()
-        }
-    }
-
-    #[test]
-    fn sample_type_index_follows_pprof() {
-        let p = profile(&[
-            "alloc_objects",
-            "alloc_space",
-            "inuse_objects",
-            "inuse_space",
-        ]);
-        assert_eq!(p.sample_type_index(""), Ok(3));
-        assert_eq!(p.sample_type_index("alloc_space"), Ok(1));
-        assert_eq!(p.sample_type_index("2"), Ok(2));
-        assert!(p.sample_type_index("4").is_err());
-        assert!(p.sample_type_index("space").is_err());
-        let p = profile(&["objects", "space"]);
-        assert_eq!(p.sample_type_index("inuse_space"), Ok(1));
-        assert_eq!(p.sample_type_index("inuse_objects"), Ok(0));
-        assert_eq!(p.sample_type_index(""), Ok(1));
-        let err = p.sample_type_index("alloc_space").unwrap_err();
-        assert!(err.contains("objects, space"), "{err}");
-    }
 
     #[test]
     fn lookup_address_backs_up_return_addresses_only() {

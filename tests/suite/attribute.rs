@@ -124,7 +124,9 @@ fn owners_equal_the_workloads_ground_truth_exactly() {
         let p = symbolized(file);
         let a = attribute::attribute(&p, &rules);
         for (sample_type, key) in SAMPLE_TYPES {
-            let index = p.sample_type_index(sample_type).unwrap();
+            let index = p
+                .select(&heapcost::profile::SampleTypeChoice::from(sample_type))
+                .unwrap();
             let truth = truth_sets(dump, key);
             // heapcost's values per (marker set, owner).
             let mut ours: BTreeMap<BTreeSet<String>, BTreeMap<String, i64>> = BTreeMap::new();
@@ -192,8 +194,14 @@ fn kinds_equal_the_workloads_ground_truth_exactly() {
         let file = dump["file"].as_str().unwrap();
         let p = symbolized(file);
         for (sample_type, key) in SAMPLE_TYPES {
-            let index = p.sample_type_index(sample_type).unwrap();
-            let (view, _) = attribution(&p, index, &rules, 0);
+            let index = p
+                .select(&heapcost::profile::SampleTypeChoice::from(sample_type))
+                .unwrap();
+            let view = attribution(
+                &heapcost::attribute::Attributed::new(p.clone(), &rules),
+                index,
+                0,
+            );
             let truth = truth_sets(dump, key);
             let sum_of = |pred: &dyn Fn(&BTreeSet<String>) -> bool| -> i64 {
                 truth.iter().filter(|(s, _)| pred(s)).map(|(_, v)| v).sum()
@@ -254,8 +262,14 @@ fn ext_proc_owns_the_slices_split_between_decode_and_encode_data() {
         .unwrap();
     let p = symbolized(dump["file"].as_str().unwrap());
     let rules = RuleSet::builtin().unwrap();
-    let index = p.sample_type_index("inuse_space").unwrap();
-    let (view, _) = attribution(&p, index, &rules, usize::MAX);
+    let index = p
+        .select(&heapcost::profile::SampleTypeChoice::from("inuse_space"))
+        .unwrap();
+    let view = attribution(
+        &heapcost::attribute::Attributed::new(p.clone(), &rules),
+        index,
+        usize::MAX,
+    );
     let truth = truth_sets(dump, "inuse_bytes");
     let through = |entry: &str| -> i64 {
         truth
@@ -315,8 +329,17 @@ fn ext_proc_owns_the_slices_split_between_decode_and_encode_data() {
 /// Owner, kind and matrix columns add up to the total, which is `top`'s.
 fn assert_columns_add_up(p: &Profile, what: &str, rules: &RuleSet) {
     for index in 0..p.sample_types.len() {
-        let (view, _) = attribution(p, index, rules, 3);
-        let top = heapcost::analysis::top::top(p, index, Default::default());
+        let view = attribution(
+            &heapcost::attribute::Attributed::new(p.clone(), rules),
+            index,
+            3,
+        );
+        let top = heapcost::analysis::top::top(
+            p,
+            &heapcost::profile::NameTable::new(p),
+            index,
+            Default::default(),
+        );
         let st = &p.sample_types[index].kind;
         assert_eq!(view.total, top.total, "{what} {st}: total");
         assert_eq!(
@@ -482,12 +505,22 @@ fn diff_of_two_dumps_follows_the_ground_truth() {
     );
     for (sample_type, key) in SAMPLE_TYPES {
         let (bi, ni) = (
-            base.sample_type_index(sample_type).unwrap(),
-            new.sample_type_index(sample_type).unwrap(),
+            base.select(&heapcost::profile::SampleTypeChoice::from(sample_type))
+                .unwrap(),
+            new.select(&heapcost::profile::SampleTypeChoice::from(sample_type))
+                .unwrap(),
         );
-        let d = heapcost::analysis::diff::diff(&base, bi, &new, ni, &rules);
-        let (vb, _) = attribution(&base, bi, &rules, 0);
-        let (vn, _) = attribution(&new, ni, &rules, 0);
+        let d = diff_of(&base, bi, &new, ni, &rules);
+        let vb = attribution(
+            &heapcost::attribute::Attributed::new(base.clone(), &rules),
+            bi,
+            0,
+        );
+        let vn = attribution(
+            &heapcost::attribute::Attributed::new(new.clone(), &rules),
+            ni,
+            0,
+        );
         assert_eq!(d.total.delta, vn.total - vb.total);
         for r in &d.owners {
             assert_eq!(
@@ -515,9 +548,28 @@ fn diff_of_two_dumps_follows_the_ground_truth() {
         }
     }
     // A profile against itself: nothing changed.
-    let index = new.sample_type_index("inuse_space").unwrap();
-    let same = heapcost::analysis::diff::diff(&new, index, &new, index, &rules);
+    let index = new
+        .select(&heapcost::profile::SampleTypeChoice::from("inuse_space"))
+        .unwrap();
+    let same = diff_of(&new, index, &new, index, &rules);
     assert_eq!(same.total.delta, 0);
     assert!(same.owners.iter().all(|r| r.delta == 0));
     assert!(same.functions.is_empty());
+}
+
+/// `diff` of two profiles, each labelled, viewed and tabled once.
+fn diff_of(
+    base: &Profile,
+    bi: usize,
+    new: &Profile,
+    ni: usize,
+    rules: &RuleSet,
+) -> heapcost::analysis::diff::Diff {
+    let side = |p: &Profile, i: usize| {
+        let a = heapcost::attribute::Attributed::new(p.clone(), rules);
+        let top = heapcost::analysis::top::top(&a.profile, &a.names, i, Default::default());
+        (attribution(&a, i, 0), top)
+    };
+    let ((vb, tb), (vn, tn)) = (side(base, bi), side(new, ni));
+    heapcost::analysis::diff::diff(&vb, &vn, &tb, &tn)
 }

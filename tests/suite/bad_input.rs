@@ -1318,7 +1318,12 @@ fn mutation_sweep_through_info_and_top_never_panics() {
         let inputs = vec!["fuzz".to_string()];
         for index in 0..profile.sample_types.len() {
             for sort in [TopSort::Flat, TopSort::Cum] {
-                let top = heapcost::analysis::top::top(&profile, index, sort);
+                let top = heapcost::analysis::top::top(
+                    &profile,
+                    &heapcost::profile::NameTable::new(&profile),
+                    index,
+                    sort,
+                );
                 heapcost::render::text::write_top(&mut out, &top, 0, &inputs).unwrap();
                 heapcost::render::json::write_top(&mut out, &top, 3, &[]).unwrap();
             }

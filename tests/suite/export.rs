@@ -148,7 +148,9 @@ fn folded_stacks_add_up_to_the_total_root_first() {
         }
         let total = top_totals(&[mini(3)], &symbols());
         let p = parse(Path::new(&mini(3)));
-        let i = p.sample_type_index(st).unwrap();
+        let i = p
+            .select(&heapcost::profile::SampleTypeChoice::from(st))
+            .unwrap();
         assert_eq!(sum, total[i], "{st}");
         assert!(text.contains(
             ";Envoy::Extensions::HttpFilters::ExternalProcessing::Filter::sendBodyChunk;"

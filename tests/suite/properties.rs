@@ -287,7 +287,7 @@ proptest! {
         }
         let p = heapcost::read::parse(&pprof_bytes(&buckets, Some(&names)), "named.pb").unwrap();
         for index in 0..p.sample_types.len() {
-            let (view, _) = heapcost::analysis::attribution::attribution(&p, index, &rules, 3);
+            let view = heapcost::analysis::attribution::attribution(&heapcost::attribute::Attributed::new(p.clone(), &rules), index, 3);
             prop_assert_eq!(view.total, p.total(index));
             prop_assert_eq!(view.owners.iter().map(|o| o.value).sum::<i64>(), view.total);
             prop_assert_eq!(view.kinds.iter().map(|k| k.value).sum::<i64>(), view.total);

@@ -17,7 +17,9 @@ fn totals_equal_pprof_raw() {
     for line in tsv.lines().skip(1) {
         let f: Vec<&str> = line.split('\t').collect();
         let p = parse(&fixture(&format!("pprof-proto/{}", f[0])));
-        let index = p.sample_type_index(f[1]).unwrap();
+        let index = p
+            .select(&heapcost::profile::SampleTypeChoice::from(f[1]))
+            .unwrap();
         assert_eq!(p.sample_types[index].kind, f[1]);
         assert_eq!(p.total(index), f[2].parse::<i64>().unwrap(), "{line}");
         assert_eq!(p.samples.len(), f[3].parse::<usize>().unwrap(), "{line}");

@@ -220,7 +220,7 @@ pub fn gate(base: Side<'_>, new: Side<'_>, budgets: &Budgets, rules: &RuleSet) -
     for side in [base, new] {
         for (view, path) in side.views.iter().zip(side.paths) {
             if view.unit != first_new.unit || view.sample_type != first_new.sample_type {
-                return Err(Error::SampleType(format!(
+                return Err(Error::Usage(format!(
                     "{path}: sample type {} ({}) differs from {} ({}) of {}: both sides must be profiles of one kind (pick it with --sample-type, or compare dumps of the same format)",
                     view.sample_type,
                     view.unit,
