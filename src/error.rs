@@ -84,7 +84,7 @@ pub enum Error {
         /// The profile (or the inputs merged into it).
         path: String,
         /// Why the sample type cannot be chosen.
-        source: crate::profile::SampleTypeError,
+        source: SampleTypeError,
     },
     /// A command-line value is unusable.
     #[error("{0}")]
@@ -175,6 +175,48 @@ impl fmt::Display for ParseError {
         }
     }
 }
+
+/// Why a sample type cannot be chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SampleTypeError {
+    /// The profile has no sample type at all.
+    NoSampleTypes,
+    /// The index is past the last sample type.
+    IndexOutOfRange {
+        /// The index asked for.
+        index: usize,
+        /// How many sample types the profile has.
+        count: usize,
+    },
+    /// No sample type has that name.
+    NotFound {
+        /// The name asked for.
+        name: String,
+        /// The profile's sample types, in order.
+        available: Vec<String>,
+    },
+}
+
+impl fmt::Display for SampleTypeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SampleTypeError::NoSampleTypes => f.write_str("profile has no sample types"),
+            SampleTypeError::IndexOutOfRange { index, count } => write!(
+                f,
+                "sample type index {index} is outside 0..={}",
+                count.saturating_sub(1)
+            ),
+            SampleTypeError::NotFound { name, available } => write!(
+                f,
+                "sample type {name:?} is not in this profile; it has: {}",
+                available.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SampleTypeError {}
+
 
 /// The first `max` characters of `s`, with `...` when cut.
 fn truncate(s: &str, max: usize) -> String {

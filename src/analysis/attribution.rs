@@ -115,7 +115,7 @@ pub fn attribution(a: &Attributed, index: usize, stacks: usize) -> AttributionVi
         add(&mut kind_values, kind, v);
         add(&mut cells, (owner, kind), v);
         if stacks > 0 {
-            let names = a.names.stack_names(sample);
+            let names = a.names().stack_names(sample);
             add(&mut paths, (owner, short_path(&frames, &names)), v);
         }
     }

@@ -76,7 +76,7 @@ pub fn flame(a: &Attributed, index: usize, only: Option<&str>) -> Result<Flame, 
             found = true;
         }
         labels.sample_frames(sample, &mut frames);
-        let names = a.names.stack_names(sample);
+        let names = a.names().stack_names(sample);
         if names.len() == frames.len() {
             for (name, f) in names.iter().zip(&frames) {
                 if let Some((label, _)) = f.owner

@@ -67,7 +67,7 @@ pub(crate) fn info(config: &Config, out: &mut dyn Write) -> Result<Summary> {
 pub(crate) fn top(config: &Config, opts: &TopOptions, out: &mut dyn Write) -> Result<Summary> {
     let loaded = Loader::new(config, None)?.merged(&config.inputs, &opts.sample_type)?;
     let data = &loaded.data;
-    let table = top_view(&data.profile, &data.names, loaded.index, opts.sort);
+    let table = top_view(&data.profile, data.names(), loaded.index, opts.sort);
     let shown = texts(&loaded.warnings);
     let n = opts.nodecount;
     match config.format {
@@ -99,7 +99,7 @@ pub(crate) fn convert(
     match opts.to {
         ConvertTo::Pprof => render::pprof::write_pprof(&mut bytes, &data.profile),
         ConvertTo::Folded => {
-            let stacks = folded::fold(&data.profile, &data.names, loaded.index, |_| true);
+            let stacks = folded::fold(&data.profile, data.names(), loaded.index, |_| true);
             render::folded::write_folded(&mut bytes, &stacks)
         }
     }

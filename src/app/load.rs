@@ -19,6 +19,8 @@ use crate::progress::Progress;
 use crate::symbolize::{ElfSymbolizer, SymbolizeReport};
 use crate::{read, render};
 
+use rayon::prelude::*;
+
 /// One loaded profile, ready for the views.
 #[derive(Debug)]
 pub(crate) struct Loaded {
@@ -113,18 +115,32 @@ impl<'c> Loader<'c> {
             }
             _ => choice.clone(),
         };
-        let mut out = Vec::with_capacity(profiles.len());
+        let mut prepared = Vec::with_capacity(profiles.len());
         for (profile, path) in profiles.into_iter().zip(paths) {
-            out.push(self.load(profile, &choice, path)?);
+            prepared.push(self.prepare(profile, &choice, path)?);
             progress.inc();
         }
         progress.finish();
-        Ok(out)
+        // Labelling is independent per profile: on every core.
+        Ok(prepared
+            .into_par_iter()
+            .map(|p| p.attribute(&self.rules))
+            .collect())
     }
 
     /// Symbolizes, selects, attributes and collects the warnings of one
     /// profile; `shown` names it in errors.
-    fn load(&self, mut profile: Profile, choice: &SampleTypeChoice, shown: &str) -> Result<Loaded> {
+    fn load(&self, profile: Profile, choice: &SampleTypeChoice, shown: &str) -> Result<Loaded> {
+        Ok(self.prepare(profile, choice, shown)?.attribute(&self.rules))
+    }
+
+    /// Symbolizes, selects and collects the warnings of one profile.
+    fn prepare(
+        &self,
+        mut profile: Profile,
+        choice: &SampleTypeChoice,
+        shown: &str,
+    ) -> Result<Prepared> {
         let mut warnings = Vec::new();
         let symbolization = match &self.symbolizer {
             Some(s) => {
@@ -140,12 +156,32 @@ impl<'c> Loader<'c> {
         })?;
         warnings.extend(warnings::truncation(&profile, index));
         warnings.extend(warnings::frameless(&profile, index));
-        Ok(Loaded {
-            data: Attributed::new(profile, &self.rules),
+        Ok(Prepared {
+            profile,
             index,
             warnings,
             symbolization,
         })
+    }
+}
+
+/// A profile symbolized, its sample type chosen, not yet labelled.
+struct Prepared {
+    profile: Profile,
+    index: usize,
+    warnings: Vec<Warning>,
+    symbolization: Option<SymbolizeReport>,
+}
+
+impl Prepared {
+    /// The attribute stage.
+    fn attribute(self, rules: &RuleSet) -> Loaded {
+        Loaded {
+            data: Attributed::new(self.profile, rules),
+            index: self.index,
+            warnings: self.warnings,
+            symbolization: self.symbolization,
+        }
     }
 }
 

@@ -23,6 +23,8 @@ use crate::render::flamegraph::SvgOptions;
 use crate::render::html::EmbeddedSvg;
 use crate::symbolize::SymbolizeReport;
 
+use rayon::prelude::*;
+
 /// The base, loaded and viewed.
 struct Base {
     loaded: Loaded,
@@ -90,27 +92,12 @@ pub(crate) fn run(config: &Config, opts: &ReportOptions) -> Result<Summary> {
 /// heaviest paths only for the last snapshot, the one the tables show.
 /// Also the first warning of a snapshot that cannot be judged.
 fn snapshot_views(snapshots: &[Loaded]) -> (Vec<AttributionView>, Option<Warning>) {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = snapshots.len().div_ceil(threads).max(1);
-    let count = snapshots.len();
-    let views: Vec<(AttributionView, Option<Warning>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = snapshots
-            .chunks(chunk)
-            .enumerate()
-            .map(|(c, part)| {
-                scope.spawn(move || {
-                    part.iter()
-                        .enumerate()
-                        .map(|(k, s)| owners(s, if c * chunk + k + 1 == count { 3 } else { 0 }))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
+    let last = snapshots.len().saturating_sub(1);
+    let views: Vec<(AttributionView, Option<Warning>)> = snapshots
+        .par_iter()
+        .enumerate()
+        .map(|(i, s)| owners(s, if i == last { 3 } else { 0 }))
+        .collect();
     let unattributed = views.last().and_then(|(_, w)| w.clone());
     (views.into_iter().map(|(v, _)| v).collect(), unattributed)
 }

@@ -24,7 +24,7 @@ pub(crate) fn owners(loaded: &Loaded, stacks: usize) -> (AttributionView, Option
 /// The top table of one loaded profile.
 pub(crate) fn table(loaded: &Loaded) -> Top {
     let data = &loaded.data;
-    top(&data.profile, &data.names, loaded.index, TopSort::Flat)
+    top(&data.profile, data.names(), loaded.index, TopSort::Flat)
 }
 
 /// `attribute`: owners, kinds, matrix and heaviest paths of the merged inputs.

@@ -21,6 +21,7 @@
 pub mod rules;
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
 
@@ -143,28 +144,32 @@ pub fn attribute(profile: &Profile, rules: &RuleSet) -> Attribution {
     attribution
 }
 
-/// A profile after the attribute stage: the profile, its frame names and
-/// its labels, computed once and read by every view.
+/// A profile after the attribute stage: the profile, its labels and its
+/// frame names, each computed once and read by every view.
 #[derive(Debug, Clone)]
 pub struct Attributed {
     /// The (symbolized) profile.
     pub profile: Profile,
-    /// Its frame names, interned.
-    pub names: NameTable,
     /// Its samples' and frames' owners and kinds.
     pub labels: Attribution,
+    names: OnceLock<NameTable>,
 }
 
 impl Attributed {
-    /// Names and labels `profile` (symbolize it first).
+    /// Labels `profile` (symbolize it first).
     pub fn new(profile: Profile, rules: &RuleSet) -> Self {
         let labels = attribute(&profile, rules);
-        let names = NameTable::new(&profile);
         Attributed {
             profile,
-            names,
             labels,
+            names: OnceLock::new(),
         }
+    }
+
+    /// Its frame names, interned; built on first use (a snapshot whose
+    /// views need no names, in a series, never builds them).
+    pub fn names(&self) -> &NameTable {
+        self.names.get_or_init(|| NameTable::new(&self.profile))
     }
 }
 

@@ -7,9 +7,8 @@
 //! its `objects`), so one command line works on gperftools and tcmalloc
 //! profiles alike.
 
-use std::fmt;
-
 use super::Profile;
+pub use crate::error::SampleTypeError;
 
 /// Which sample type a command shows.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -62,47 +61,6 @@ impl From<&str> for SampleTypeChoice {
         SampleTypeChoice::parse(text)
     }
 }
-
-/// Why a sample type cannot be chosen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SampleTypeError {
-    /// The profile has no sample type at all.
-    NoSampleTypes,
-    /// The index is past the last sample type.
-    IndexOutOfRange {
-        /// The index asked for.
-        index: usize,
-        /// How many sample types the profile has.
-        count: usize,
-    },
-    /// No sample type has that name.
-    NotFound {
-        /// The name asked for.
-        name: String,
-        /// The profile's sample types, in order.
-        available: Vec<String>,
-    },
-}
-
-impl fmt::Display for SampleTypeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SampleTypeError::NoSampleTypes => f.write_str("profile has no sample types"),
-            SampleTypeError::IndexOutOfRange { index, count } => write!(
-                f,
-                "sample type index {index} is outside 0..={}",
-                count.saturating_sub(1)
-            ),
-            SampleTypeError::NotFound { name, available } => write!(
-                f,
-                "sample type {name:?} is not in this profile; it has: {}",
-                available.join(", ")
-            ),
-        }
-    }
-}
-
-impl std::error::Error for SampleTypeError {}
 
 impl Profile {
     /// The index of the chosen sample type, by pprof's rules (see the

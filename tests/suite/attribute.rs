@@ -567,7 +567,7 @@ fn diff_of(
 ) -> heapcost::analysis::diff::Diff {
     let side = |p: &Profile, i: usize| {
         let a = heapcost::attribute::Attributed::new(p.clone(), rules);
-        let top = heapcost::analysis::top::top(&a.profile, &a.names, i, Default::default());
+        let top = heapcost::analysis::top::top(&a.profile, a.names(), i, Default::default());
         (attribution(&a, i, 0), top)
     };
     let ((vb, tb), (vn, tn)) = (side(base, bi), side(new, ni));
