@@ -11,8 +11,8 @@ use heapcost::profile::Profile;
 use serde_json::Value;
 use tempfile::TempDir;
 
+use super::common::traces::{compare, our_traces, pprof_traces};
 use super::common::{cache_dir, corpus, fixture, read};
-use super::symbolize::{compare, our_traces, pprof_traces};
 
 fn heapcost() -> Command {
     let mut cmd = Command::cargo_bin("heapcost").unwrap();

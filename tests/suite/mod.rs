@@ -1,5 +1,6 @@
 mod attribute;
 mod bad_input;
+mod bad_input_text;
 mod browser;
 mod cli;
 mod common;
@@ -11,6 +12,7 @@ mod gate;
 mod gate_golden;
 mod golden;
 mod limits;
+mod mutation;
 mod pprof_strings;
 mod properties;
 mod proto_fixture;
