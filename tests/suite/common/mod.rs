@@ -53,9 +53,48 @@ pub fn parse(path: &Path) -> Profile {
     heapcost::read::parse(&read(path), &path.to_string_lossy()).unwrap()
 }
 
+/// A path as `&str`, for argument lists.
+pub fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
 /// Parses JSON output, failing with the text when it is not JSON.
 pub fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// The envoy dump the brief's numbers are about: 4 sample types, inuse_space
+/// total 104943209 and alloc_space total 311789135 over its listed stacks.
+pub fn envoy1() -> PathBuf {
+    corpus("envoy-1.34-ext-proc-full-duplex/envoy.prof.0001.heap")
+}
+
+/// A sampled gperftools dump with two sample types (objects, space).
+pub fn cppbench() -> PathBuf {
+    corpus("pprof-testdata/cppbench.heap")
+}
+
+/// `fixtures/mini-envoy/<rel>`, absolute, as a string.
+pub fn mini_file(rel: &str) -> String {
+    fixture(&format!("mini-envoy/{rel}"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Mini-envoy's dump `n` (1 to 4), absolute, as a string.
+pub fn mini_dump(n: u32) -> String {
+    mini_file(&format!("mini-envoy.{n:04}.heap"))
+}
+
+/// `-b fixtures/mini-envoy/mini-envoy --symbols-path fixtures/mini-envoy`,
+/// absolute.
+pub fn mini_symbol_args() -> Vec<String> {
+    vec![
+        "-b".into(),
+        mini_file("mini-envoy"),
+        "--symbols-path".into(),
+        fixture("mini-envoy").to_string_lossy().into(),
+    ]
 }
 
 /// The flags that name mini-envoy's frames, relative to the repository root

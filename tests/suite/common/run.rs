@@ -1,9 +1,11 @@
 //! Running the binary: the one way the tests start `heapcost`, and checks of
 //! a finished run.
 
+use std::process::Output;
 use std::time::Duration;
 
 use assert_cmd::Command;
+use serde_json::Value;
 
 use super::{cache_dir, root};
 
@@ -39,4 +41,65 @@ pub fn heapcost() -> Command {
     let mut cmd = Command::from_std(heapcost_process());
     cmd.timeout(BOUND);
     cmd
+}
+
+/// Runs heapcost with `args` (bounded by [`VIEW_BOUND`]), expecting exit 0;
+/// returns (stdout, stderr).
+pub fn ok(args: &[&str]) -> (String, String) {
+    let output = heapcost().timeout(VIEW_BOUND).args(args).output().unwrap();
+    succeeded(&output, args)
+}
+
+/// Checks that a run of `args` exited 0 without a panic; returns (stdout, stderr).
+pub fn succeeded(output: &Output, args: &[&str]) -> (String, String) {
+    let stderr = String::from_utf8(output.stderr.clone()).unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "heapcost {args:?} failed: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (String::from_utf8(output.stdout.clone()).unwrap(), stderr)
+}
+
+/// Runs heapcost with `args` (bounded by [`VIEW_BOUND`]), expecting exit 2
+/// and nothing on stdout; returns stderr.
+pub fn fails(args: &[&str]) -> String {
+    let output = heapcost().timeout(VIEW_BOUND).args(args).output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "heapcost {args:?}: expected exit 2, stderr {stderr:?}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        output.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    stderr
+}
+
+/// An error of heapcost's own (not clap's): exactly one `heapcost: error:` line.
+pub fn one_error_line(stderr: &str) -> &str {
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    assert!(stderr.starts_with("heapcost: error: "), "{stderr:?}");
+    stderr.trim_end()
+}
+
+/// Runs heapcost with `args` (bounded by [`EXPORT_BOUND`]), expecting
+/// success; returns its stdout parsed as JSON.
+pub fn run_json(args: &[String]) -> Value {
+    let out = heapcost()
+        .timeout(EXPORT_BOUND)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
