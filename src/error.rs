@@ -217,7 +217,6 @@ impl fmt::Display for SampleTypeError {
 
 impl std::error::Error for SampleTypeError {}
 
-
 /// The first `max` characters of `s`, with `...` when cut.
 fn truncate(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {

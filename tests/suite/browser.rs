@@ -20,7 +20,8 @@ use base64::Engine;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use super::common::{cache_dir, fixture};
+use super::common::fixture;
+use super::common::run::{REPORT_BOUND, heapcost};
 
 fn find_chromium() -> Option<PathBuf> {
     [
@@ -245,20 +246,11 @@ fn frame_js(id: &str, prefix: &str) -> String {
     )
 }
 
-#[test]
-fn report_opens_in_chromium_without_errors_and_the_flamegraph_zooms() {
-    let Some(chromium) = chromium() else {
-        eprintln!(
-            "SKIPPED report_opens_in_chromium...: no Chromium here and it cannot be installed \
-(needs root and apt-get); install Debian's chromium package to run it"
-        );
-        return;
-    };
-    let dir = TempDir::new().unwrap();
-    let html = dir.path().join("report.html");
+/// Writes the report of mini-envoy's dumps 1 to 3 against dump 2 as `html`.
+fn write_report(html: &Path) {
     let mini = |n: u32| fixture(&format!("mini-envoy/mini-envoy.000{n}.heap"));
-    let out = Command::new(assert_cmd::cargo::cargo_bin("heapcost"))
-        .env("HEAPCOST_CACHE_DIR", cache_dir())
+    let out = heapcost()
+        .timeout(REPORT_BOUND)
         .arg("report")
         .arg("-b")
         .arg(fixture("mini-envoy/mini-envoy"))
@@ -268,7 +260,7 @@ fn report_opens_in_chromium_without_errors_and_the_flamegraph_zooms() {
         .arg(mini(2))
         .args([mini(1), mini(2), mini(3)])
         .arg("-o")
-        .arg(&html)
+        .arg(html)
         .output()
         .unwrap();
     assert!(
@@ -276,8 +268,12 @@ fn report_opens_in_chromium_without_errors_and_the_flamegraph_zooms() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
 
-    let mut b = Browser::launch(&chromium);
+/// Chromium with `html` loaded in a 1400x1000 page, its console and log
+/// recorded.
+fn open(chromium: &Path, html: &Path) -> Browser {
+    let mut b = Browser::launch(chromium);
     let target = b.call("Target.createTarget", json!({ "url": "about:blank" }));
     let attached = b.call(
         "Target.attachToTarget",
@@ -294,19 +290,12 @@ fn report_opens_in_chromium_without_errors_and_the_flamegraph_zooms() {
     let url = format!("file://{}", html.display());
     b.call("Page.navigate", json!({ "url": url }));
     b.wait_for("Page.loadEventFired");
+    b
+}
 
-    // The page is what we wrote: the owner table and both flamegraphs.
-    assert_eq!(
-        b.eval("document.querySelectorAll('#owners tr').length > 5"),
-        json!(true)
-    );
-    assert_eq!(
-        b.eval("!!document.getElementById('diff-flame').contentDocument.getElementById('frames')"),
-        json!(true)
-    );
-
-    // Click sendBodyChunk: inferno zooms (the frame fills the width, the
-    // "Reset Zoom" button appears).
+/// Clicks sendBodyChunk: inferno zooms (the frame fills the width, the
+/// "Reset Zoom" button appears).
+fn click_zooms(b: &mut Browser) {
     let prefix = "Envoy::Extensions::HttpFilters::ExternalProcessing::Filter::sendBodyChunk";
     let before = b.eval(&frame_js("flame", prefix));
     assert!(
@@ -328,7 +317,10 @@ fn report_opens_in_chromium_without_errors_and_the_flamegraph_zooms() {
         after["width"].as_f64().unwrap(),
     );
     assert!(w1 > w0 * 1.5 && w1 > 1000.0, "frame width {w0} -> {w1}");
+}
 
+/// Saves a PNG screenshot of the page under the build's temporary files.
+fn screenshot(b: &mut Browser) {
     let shot = b.call("Page.captureScreenshot", json!({ "format": "png" }));
     let png = base64::engine::general_purpose::STANDARD
         .decode(shot["data"].as_str().unwrap())
@@ -337,6 +329,33 @@ fn report_opens_in_chromium_without_errors_and_the_flamegraph_zooms() {
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-zoomed.png");
     std::fs::write(&path, &png).unwrap();
     eprintln!("browser test: screenshot at {}", path.display());
+}
+
+#[test]
+fn report_opens_in_chromium_without_errors_and_the_flamegraph_zooms() {
+    let Some(chromium) = chromium() else {
+        eprintln!(
+            "SKIPPED report_opens_in_chromium...: no Chromium here and it cannot be installed \
+(needs root and apt-get); install Debian's chromium package to run it"
+        );
+        return;
+    };
+    let dir = TempDir::new().unwrap();
+    let html = dir.path().join("report.html");
+    write_report(&html);
+    let mut b = open(&chromium, &html);
+
+    // The page is what we wrote: the owner table and both flamegraphs.
+    assert_eq!(
+        b.eval("document.querySelectorAll('#owners tr').length > 5"),
+        json!(true)
+    );
+    assert_eq!(
+        b.eval("!!document.getElementById('diff-flame').contentDocument.getElementById('frames')"),
+        json!(true)
+    );
+    click_zooms(&mut b);
+    screenshot(&mut b);
 
     let errors = b.errors();
     assert!(errors.is_empty(), "console errors: {errors:#?}");

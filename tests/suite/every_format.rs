@@ -7,33 +7,14 @@
 //! in-process sweeps run under [`within`]), which detects hangs; no test
 //! asserts a speed.
 
-use std::sync::mpsc;
 use std::time::Duration;
 
 use tempfile::TempDir;
 
-use super::bad_input::{
-    Expect, at, check_failure, check_message, expect_error, gzip, heapcost, whole,
-};
-use super::common::{corpus, fixture, read};
-
-/// Runs `f` on a thread of its own and fails the test if it has not
-/// finished after `bound` (a hang detector; the thread is left behind).
-pub(super) fn within<T: Send + 'static>(
-    bound: Duration,
-    what: &str,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(bound) {
-        Ok(Ok(v)) => v,
-        Ok(Err(panic)) => std::panic::resume_unwind(panic),
-        Err(_) => panic!("{what}: still running after {bound:?} (a hang?)"),
-    }
-}
+use super::common::errors::{Expect, at, check_failure, check_message, expect_error, whole};
+use super::common::protobuf::{gunzip, gzip};
+use super::common::run::heapcost;
+use super::common::{corpus, fixture, read, within};
 
 /// One input of each text format: (label, bytes).
 fn text_inputs() -> Vec<(&'static str, Vec<u8>)> {
@@ -57,10 +38,7 @@ fn text_inputs() -> Vec<(&'static str, Vec<u8>)> {
 
 /// The pprof protobuf fixture, gunzipped.
 fn protobuf() -> Vec<u8> {
-    let gz = read(&fixture("pprof-proto/envoy.prof.0001.pb.gz"));
-    let mut out = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&gz[..]), &mut out).unwrap();
-    out
+    gunzip(&read(&fixture("pprof-proto/envoy.prof.0001.pb.gz")))
 }
 
 /// Byte range of the 1-based line `n` (without its newline).

@@ -6,8 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::common::root;
-use super::every_format::within;
+use super::common::{root, within};
 
 #[path = "../../fuzz/fuzz_targets/common.rs"]
 #[allow(dead_code)]

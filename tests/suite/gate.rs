@@ -2,14 +2,11 @@
 //! fixtures, budgets files and their errors, several runs per side. The
 //! goldens of its outputs are in `gate_golden.rs`.
 
-use std::process::Output;
-use std::time::Duration;
-
-use assert_cmd::Command;
-use serde_json::Value;
 use tempfile::TempDir;
 
-use super::common::{cache_dir, corpus, root};
+use super::common::gate::{BUDGETS, expect, gate, mini, mini_gate};
+use super::common::run::{VIEW_BOUND, heapcost};
+use super::common::{MINI_SYMBOLS, corpus, json, root};
 
 /// A corpus dump (unsymbolized: its envoy-static is not available).
 fn envoy(n: u32) -> String {
@@ -20,49 +17,6 @@ fn envoy(n: u32) -> String {
     .into_owned()
 }
 
-/// A mini-envoy dump, relative to the repository root (where the binary
-/// runs), so that outputs do not depend on the checkout's location.
-pub(super) fn mini(n: u32) -> String {
-    format!("fixtures/mini-envoy/mini-envoy.{n:04}.heap")
-}
-
-/// The flags that name mini-envoy's frames.
-pub(super) const MINI_SYMBOLS: [&str; 4] = [
-    "-b",
-    "fixtures/mini-envoy/mini-envoy",
-    "--symbols-path",
-    "fixtures/mini-envoy",
-];
-
-pub(super) const BUDGETS: &str = "tests/data/gate/budgets.toml";
-
-pub(super) fn heapcost() -> Command {
-    let mut cmd = Command::cargo_bin("heapcost").unwrap();
-    cmd.timeout(Duration::from_secs(60))
-        .current_dir(root())
-        .env("HEAPCOST_CACHE_DIR", cache_dir())
-        .env_remove("GITHUB_STEP_SUMMARY");
-    cmd
-}
-
-/// Runs `heapcost gate ARGS`, checks the exit code, returns (stdout, stderr).
-pub(super) fn gate(args: &[&str], code: i32) -> (String, String) {
-    let output = heapcost().arg("gate").args(args).output().unwrap();
-    expect(&output, args, code)
-}
-
-pub(super) fn expect(output: &Output, args: &[&str], code: i32) -> (String, String) {
-    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
-    let stderr = String::from_utf8(output.stderr.clone()).unwrap();
-    assert_eq!(
-        output.status.code(),
-        Some(code),
-        "heapcost gate {args:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    (stdout, stderr)
-}
-
 /// The one error line of an exit-2 run.
 fn error_line(stderr: &str) -> &str {
     let errors: Vec<&str> = stderr
@@ -71,10 +25,6 @@ fn error_line(stderr: &str) -> &str {
         .collect();
     assert_eq!(errors.len(), 1, "{stderr}");
     errors[0]
-}
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
 /// The table row of a limit in the text output.
@@ -148,22 +98,10 @@ fn gate_corpus_0001_to_0004_fails_on_total_growth() {
     );
 }
 
-/// `heapcost gate --base BASE... NEW... -b mini-envoy --symbols-path ... EXTRA...`.
-pub(super) fn mini_gate(base: &[u32], new: &[u32], extra: &[&str], code: i32) -> (String, String) {
-    let mut args: Vec<String> = Vec::new();
-    for b in base {
-        args.push("--base".into());
-        args.push(mini(*b));
-    }
-    args.extend(new.iter().map(|n| mini(*n)));
-    args.extend(MINI_SYMBOLS.iter().chain(extra).map(|s| s.to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    gate(&args, code)
-}
-
 /// An owner's value in one dump, as `heapcost attribute` gives it.
 fn attributed(dump: &str, owner: &str) -> i64 {
     let output = heapcost()
+        .timeout(VIEW_BOUND)
         .args(["attribute", "--format", "json", "-q", dump])
         .args(MINI_SYMBOLS)
         .output()
@@ -524,6 +462,7 @@ fn gate_one_outlier_run_does_not_fail_a_pull_request() {
 fn gate_reads_a_side_from_stdin() {
     let file = std::fs::read(root().join(mini(4))).unwrap();
     let output = heapcost()
+        .timeout(VIEW_BOUND)
         .args(["gate", "--base", &mini(1), "-", "--max-growth", "10%", "-q"])
         .args(MINI_SYMBOLS)
         .write_stdin(file)

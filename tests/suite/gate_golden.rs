@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
+use super::common::MINI_SYMBOLS;
+use super::common::gate::{BUDGETS, expect, mini, mini_gate};
 use super::common::golden;
-use super::gate::{BUDGETS, MINI_SYMBOLS, expect, heapcost, mini, mini_gate};
+use super::common::run::{VIEW_BOUND, heapcost};
 
 // ---------------------------------------------------------------------------
 // goldens: comment, annotations, JUnit
@@ -25,7 +27,8 @@ fn golden_run(dir: &Path) -> (String, PathBuf, PathBuf, PathBuf) {
     );
     std::fs::write(&summary, "earlier step\n").unwrap();
     let mut cmd = heapcost();
-    cmd.args(["gate", "--base", &mini(1), &mini(4), "--budgets", BUDGETS])
+    cmd.timeout(VIEW_BOUND)
+        .args(["gate", "--base", &mini(1), &mini(4), "--budgets", BUDGETS])
         .args(MINI_SYMBOLS)
         .args(["--github", "--markdown", md.to_str().unwrap()])
         .args(["--junit", xml.to_str().unwrap()])

@@ -5,26 +5,14 @@
 //! rewrites them (then review the diff); `tests/data/README.md` says how
 //! they were made.
 
-use std::time::Duration;
-
-use assert_cmd::Command;
 use tempfile::TempDir;
 
-use super::common::{cache_dir, golden, root};
-
-const BIN: [&str; 4] = [
-    "-b",
-    "fixtures/mini-envoy/mini-envoy",
-    "--symbols-path",
-    "fixtures/mini-envoy",
-];
+use super::common::run::{EXPORT_BOUND, heapcost};
+use super::common::{MINI_SYMBOLS, golden};
 
 fn run(args: &[&str]) -> String {
-    let out = Command::cargo_bin("heapcost")
-        .unwrap()
-        .current_dir(root())
-        .env("HEAPCOST_CACHE_DIR", cache_dir())
-        .timeout(Duration::from_secs(120))
+    let out = heapcost()
+        .timeout(EXPORT_BOUND)
         .args(args)
         .output()
         .unwrap();
@@ -38,7 +26,7 @@ fn run(args: &[&str]) -> String {
 
 fn with_bin<'a>(args: &[&'a str]) -> Vec<&'a str> {
     let mut v = args.to_vec();
-    v.extend(BIN);
+    v.extend(MINI_SYMBOLS);
     v
 }
 

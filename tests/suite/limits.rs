@@ -12,9 +12,11 @@ use heapcost::read::limits::{
 };
 use tempfile::TempDir;
 
-use super::bad_input::{
-    GOOD_STACKS, HEADER, Pb, at, check_failure, expect_error, expect_success, gzip, heapcost, whole,
+use super::common::errors::{
+    GOOD_STACKS, HEADER, at, check_failure, expect_error, expect_success, whole,
 };
+use super::common::protobuf::{Pb, gzip};
+use super::common::run::heapcost;
 
 /// A stack line with `n` distinct frames starting at `first`.
 fn stack_line(first: u64, n: usize) -> String {
@@ -146,8 +148,7 @@ fn path_length() {
     expect_success(&dir, "long-data-path.heap", text.as_bytes());
     // In a protobuf: the mapping's file name.
     let mut pb = Pb::valid();
-    let name: &'static str = Box::leak(long.clone().into_boxed_str());
-    pb.strings[6] = name;
+    pb.strings[6] = long.clone();
     expect_error(
         &dir,
         "long-path.pb",

@@ -7,15 +7,17 @@
 //! - owner and kind columns, and the owner x kind matrix, always add up to
 //!   the total.
 //!
-//! The protobuf is encoded here with prost's wire helpers and the folded
-//! stacks are written and read here: the crate has no protobuf or folded
-//! writer yet (`convert`).
+//! The protobuf is encoded with the tests' protobuf builder
+//! (`common::protobuf`, prost's wire helpers) and the folded stacks are
+//! written and read here: the crate has no protobuf or folded writer yet
+//! (`convert`).
 
 use std::collections::BTreeMap;
 
 use heapcost::profile::{LabelValue, Profile};
 use proptest::prelude::*;
-use prost::encoding::{self, WireType};
+
+use super::common::protobuf::{Pb, gzip};
 
 /// Addresses stacks are made of: 48 return addresses in one mapping.
 fn address(i: usize) -> u64 {
@@ -73,73 +75,55 @@ fn gperftools_text(buckets: &[Bucket]) -> String {
     text
 }
 
-fn message(tag: u32, body: &[u8], buf: &mut Vec<u8>) {
-    encoding::encode_key(tag, WireType::LengthDelimited, buf);
-    encoding::encode_varint(body.len() as u64, buf);
-    buf.extend_from_slice(body);
-}
-
 /// The buckets as a `profile.proto`: the same sample types as the text
 /// reader gives (alloc before in-use), one location per pool address,
 /// optionally one named function per location.
 fn pprof_bytes(buckets: &[Bucket], names: Option<&[String]>) -> Vec<u8> {
-    let mut strings: Vec<String> = [
-        "",
-        "alloc_objects",
-        "count",
-        "alloc_space",
-        "bytes",
-        "inuse_objects",
-        "inuse_space",
-        "/usr/local/bin/envoy",
-    ]
-    .map(String::from)
-    .to_vec();
-    let mut buf = Vec::new();
-    for (t, u) in [(1i64, 2i64), (3, 4), (5, 2), (6, 4)] {
-        let mut m = Vec::new();
-        encoding::int64::encode(1, &t, &mut m);
-        encoding::int64::encode(2, &u, &mut m);
-        message(1, &m, &mut buf);
-    }
-    for (stack, [ic, ib, ac, ab]) in buckets {
-        let mut m = Vec::new();
-        let ids: Vec<u64> = stack.iter().map(|i| *i as u64 + 1).collect();
-        encoding::uint64::encode_packed(1, &ids, &mut m);
-        encoding::int64::encode_packed(2, &[*ac, *ab, *ic, *ib], &mut m);
-        message(2, &m, &mut buf);
-    }
-    let mut m = Vec::new();
-    encoding::uint64::encode(1, &1, &mut m);
-    encoding::uint64::encode(2, &0x40_0000_0000, &mut m);
-    encoding::uint64::encode(3, &0x40_0010_0000, &mut m);
-    encoding::int64::encode(5, &7, &mut m);
-    message(3, &m, &mut buf);
-    for i in 0..POOL {
-        let mut m = Vec::new();
-        encoding::uint64::encode(1, &(i as u64 + 1), &mut m);
-        encoding::uint64::encode(2, &1, &mut m);
-        encoding::uint64::encode(3, &address(i), &mut m);
-        if names.is_some() {
-            let mut line = Vec::new();
-            encoding::uint64::encode(1, &(i as u64 + 1), &mut line);
-            message(4, &line, &mut m);
-        }
-        message(4, &m, &mut buf);
-    }
+    let mut pb = Pb {
+        sample_types: vec![(1, 2), (3, 4), (5, 2), (6, 4)],
+        samples: buckets
+            .iter()
+            .map(|(stack, [ic, ib, ac, ab])| {
+                let ids = stack.iter().map(|i| *i as u64 + 1).collect();
+                (ids, vec![*ac, *ab, *ic, *ib], vec![])
+            })
+            .collect(),
+        mappings: vec![(1, 0x40_0000_0000, 0x40_0010_0000, 7)],
+        locations: (0..POOL)
+            .map(|i| {
+                let id = i as u64 + 1;
+                // A line without a line number: only the function.
+                let lines = if names.is_some() {
+                    vec![(id, 0)]
+                } else {
+                    vec![]
+                };
+                (id, 1, address(i), lines)
+            })
+            .collect(),
+        functions: vec![],
+        strings: [
+            "",
+            "alloc_objects",
+            "count",
+            "alloc_space",
+            "bytes",
+            "inuse_objects",
+            "inuse_space",
+            "/usr/local/bin/envoy",
+        ]
+        .map(String::from)
+        .to_vec(),
+        default_sample_type: 0,
+        comments: vec![],
+    };
     if let Some(names) = names {
         for i in 0..POOL {
-            let mut m = Vec::new();
-            encoding::uint64::encode(1, &(i as u64 + 1), &mut m);
-            encoding::int64::encode(2, &(strings.len() as i64), &mut m);
-            strings.push(names[i % names.len()].clone());
-            message(5, &m, &mut buf);
+            pb.functions.push((i as u64 + 1, pb.strings.len() as i64));
+            pb.strings.push(names[i % names.len()].clone());
         }
     }
-    for s in &strings {
-        encoding::string::encode(6, s, &mut buf);
-    }
-    buf
+    pb.encode()
 }
 
 /// Folded stacks of one sample type (root first, `;`-separated frame
@@ -294,11 +278,4 @@ proptest! {
             prop_assert_eq!(view.matrix.iter().map(|c| c.value).sum::<i64>(), view.total);
         }
     }
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
 }

@@ -4,11 +4,7 @@
 
 use heapcost::profile::Profile;
 
-use super::common::{corpus, fixture, read};
-
-fn parse(path: &std::path::Path) -> Profile {
-    heapcost::read::parse(&read(path), &path.to_string_lossy()).unwrap()
-}
+use super::common::{corpus, fixture, parse, read};
 
 #[test]
 fn totals_equal_pprof_raw() {

@@ -3,21 +3,14 @@
 //! the flamegraph size budget.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use assert_cmd::Command;
 use regex::Regex;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use super::common::{cache_dir, corpus, fixture};
-
-fn heapcost() -> Command {
-    let mut cmd = Command::cargo_bin("heapcost").unwrap();
-    cmd.timeout(Duration::from_secs(300))
-        .env("HEAPCOST_CACHE_DIR", cache_dir());
-    cmd
-}
+use super::common::run::{REPORT_BOUND, heapcost};
+use super::common::{corpus, fixture};
 
 fn corpus_dumps() -> Vec<PathBuf> {
     (1..=13)
@@ -64,6 +57,7 @@ fn report_is_self_contained() {
     let dir = TempDir::new().unwrap();
     let html = dir.path().join("r.html");
     let mut cmd = heapcost();
+    cmd.timeout(REPORT_BOUND);
     cmd.arg("report");
     symbols(&mut cmd)
         .arg("--base")
@@ -105,6 +99,7 @@ fn report_of_the_corpus_series_matches_series_and_top() {
     let mut dumps = corpus_dumps();
     dumps.reverse(); // the order the shell gives must not matter
     heapcost()
+        .timeout(REPORT_BOUND)
         .arg("report")
         .args(&dumps)
         .arg("-o")
@@ -132,6 +127,7 @@ fn report_of_the_corpus_series_matches_series_and_top() {
     );
     // Each snapshot's total is top's; the headline is the last snapshot.
     let series_out = heapcost()
+        .timeout(REPORT_BOUND)
         .arg("series")
         .arg("--format")
         .arg("json")
@@ -143,6 +139,7 @@ fn report_of_the_corpus_series_matches_series_and_top() {
         assert_eq!(a["total"], b["total"]);
     }
     let top_out = heapcost()
+        .timeout(REPORT_BOUND)
         .args(["top", "--format", "json"])
         .arg(&dumps[0]) // dump 13
         .output()
@@ -181,6 +178,7 @@ fn memory_gap_is_told_in_words() {
     .unwrap();
     let (html, json) = (dir.path().join("r.html"), dir.path().join("r.json"));
     let mut cmd = heapcost();
+    cmd.timeout(REPORT_BOUND);
     cmd.arg("report");
     symbols(&mut cmd)
         .arg(mini(3))
@@ -221,6 +219,7 @@ fn memory_gap_is_told_in_words() {
     // A file that is not /memory output: exit 2, the file named.
     std::fs::write(&memory, "{\"heap_size\": 1}").unwrap();
     let mut cmd = heapcost();
+    cmd.timeout(REPORT_BOUND);
     cmd.arg("report");
     let out = symbols(&mut cmd)
         .arg(mini(3))
@@ -253,6 +252,7 @@ fn markdown_summary_stays_under_a_comment_whatever_the_input() {
     }
     let md = dir.path().join("r.md");
     heapcost()
+        .timeout(REPORT_BOUND)
         .args(["report", "--no-symbolize", "-q"])
         .args(&inputs)
         .arg("-o")
@@ -280,6 +280,7 @@ fn flamegraph_budget_elides_small_frames_and_says_so() {
     let dir = TempDir::new().unwrap();
     let (html, json) = (dir.path().join("r.html"), dir.path().join("r.json"));
     let mut cmd = heapcost();
+    cmd.timeout(REPORT_BOUND);
     cmd.arg("report");
     symbols(&mut cmd)
         .arg(mini(3))
@@ -308,6 +309,7 @@ fn output_directories_are_made() {
     let html = dir.path().join("out/sub/r.html");
     let md = dir.path().join("out/r.md");
     let mut cmd = heapcost();
+    cmd.timeout(REPORT_BOUND);
     cmd.args(["report", "-q", "--no-symbolize"])
         .arg(mini(1))
         .arg("-o")

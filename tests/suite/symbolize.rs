@@ -2,7 +2,6 @@
 //! every frame's name equals google/pprof's `-traces` output for the same
 //! binary and dump, and files are found the ways users need.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -10,11 +9,12 @@ use std::path::{Path, PathBuf};
 use heapcost::profile::Profile;
 use heapcost::symbolize::{self, CacheOptions, Options};
 
-use super::common::{fixture, read};
+use super::common::run::{EXPORT_BOUND, heapcost};
+use super::common::traces::{compare, our_traces, pprof_traces};
+use super::common::{fixture, parse, read};
 
 fn dump(rel: &str) -> Profile {
-    let path = fixture(&format!("mini-envoy/{rel}"));
-    heapcost::read::parse(&read(&path), &path.to_string_lossy()).unwrap()
+    parse(&fixture(&format!("mini-envoy/{rel}")))
 }
 
 /// Options as `heapcost -b fixtures/mini-envoy/mini-envoy --symbols-path fixtures/mini-envoy`.
@@ -23,96 +23,6 @@ fn options(binary: &str) -> Options {
     o.paths.binary = Some(fixture(&format!("mini-envoy/{binary}")));
     o.paths.dirs = vec![fixture("mini-envoy")];
     o
-}
-
-/// Files pprof was given for the expected traces; frames elsewhere (libc,
-/// libstdc++) are compared as `[module]`.
-const OWN_FILES: [&str; 3] = ["mini-envoy", "libmini_envoy_ext.so", "liblua5.1.so.0"];
-
-/// Our stacks in pprof's `-traces` spelling: innermost frame first, inline
-/// frames marked ` (inline)`, unnamed frames as `[module]`.
-pub(super) fn our_traces(p: &Profile) -> Vec<Vec<String>> {
-    p.samples
-        .iter()
-        .map(|s| {
-            let mut frames = Vec::new();
-            for loc in s.locations.iter().map(|l| p.location(*l).unwrap()) {
-                let module = loc
-                    .mapping
-                    .and_then(|m| p.mapping(m))
-                    .map(|m| m.base_name().to_string())
-                    .unwrap_or_default();
-                if loc.lines.is_empty() || !OWN_FILES.contains(&module.as_str()) {
-                    frames.push(format!("[{module}]"));
-                    continue;
-                }
-                let names = p.location_names(loc);
-                let last = names.len() - 1;
-                for (i, n) in names.into_iter().enumerate() {
-                    frames.push(if i < last { format!("{n} (inline)") } else { n });
-                }
-            }
-            frames
-        })
-        .collect()
-}
-
-/// The stacks of a `pprof -traces` file.
-pub(super) fn pprof_traces(text: &str) -> Vec<Vec<String>> {
-    let mut out = Vec::new();
-    let mut current: Option<Vec<String>> = None;
-    for line in text.lines() {
-        if line.starts_with("-----------+") {
-            out.extend(current.take());
-            current = Some(Vec::new());
-            continue;
-        }
-        let Some(frames) = current.as_mut() else {
-            continue;
-        };
-        let t = line.trim();
-        if t.is_empty()
-            || t.starts_with("bytes:")
-            || t.contains(':') && !t.contains("::") && t.ends_with(']')
-        {
-            continue;
-        }
-        // The first frame line starts with the value ("192kB   name").
-        let name = if frames.is_empty() {
-            t.split_once("   ").map(|(_, n)| n.trim()).unwrap_or(t)
-        } else {
-            t
-        };
-        frames.push(name.to_string());
-    }
-    out.extend(current);
-    out.retain(|f| !f.is_empty());
-    out
-}
-
-pub(super) fn compare(ours: Vec<Vec<String>>, theirs: Vec<Vec<String>>, what: &str) {
-    let count = |v: Vec<Vec<String>>| {
-        let mut m: BTreeMap<Vec<String>, usize> = BTreeMap::new();
-        for s in v {
-            *m.entry(s).or_default() += 1;
-        }
-        m
-    };
-    let (ours, theirs) = (count(ours), count(theirs));
-    let only_ours: Vec<_> = ours
-        .iter()
-        .filter(|(k, n)| theirs.get(*k) != Some(n))
-        .take(3)
-        .collect();
-    let only_theirs: Vec<_> = theirs
-        .iter()
-        .filter(|(k, n)| ours.get(*k) != Some(n))
-        .take(3)
-        .collect();
-    assert!(
-        only_ours.is_empty() && only_theirs.is_empty(),
-        "{what}: stacks differ\nheapcost only: {only_ours:#?}\npprof only: {only_theirs:#?}"
-    );
 }
 
 #[test]
@@ -201,9 +111,8 @@ fn a_missing_binary_falls_back_to_module_offsets_with_a_warning() {
     let leaf = p.location(p.samples[0].locations[0]).unwrap();
     assert!(p.location_names(leaf)[0].contains("+0x"));
     // The CLI says so once on stderr.
-    let out = assert_cmd::Command::cargo_bin("heapcost")
-        .unwrap()
-        .env("HEAPCOST_CACHE_DIR", super::common::cache_dir())
+    let out = heapcost()
+        .timeout(EXPORT_BOUND)
         .args(["top", "--symbols-path"])
         .arg(dir.path())
         .arg(fixture("mini-envoy/mini-envoy.0001.heap"))
@@ -422,8 +331,8 @@ fn an_unusable_cache_directory_is_one_note_and_the_run_goes_on() {
     assert!(warnings[0].contains("cache") && warnings[0].contains("not-a-directory"));
     // The CLI prints that one line and the same table as without a cache.
     let run = |env: &[(&str, &Path)], extra: &[&str]| {
-        let mut cmd = assert_cmd::Command::cargo_bin("heapcost").unwrap();
-        cmd.env_remove("HEAPCOST_CACHE");
+        let mut cmd = heapcost();
+        cmd.timeout(EXPORT_BOUND).env_remove("HEAPCOST_CACHE");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -453,8 +362,9 @@ fn an_unusable_cache_directory_is_one_note_and_the_run_goes_on() {
 fn no_cache_and_heapcost_cache_off_leave_the_directory_alone() {
     let dir = tempfile::tempdir().unwrap();
     let run = |extra: &[&str], off: bool| {
-        let mut cmd = assert_cmd::Command::cargo_bin("heapcost").unwrap();
-        cmd.env("HEAPCOST_CACHE_DIR", dir.path());
+        let mut cmd = heapcost();
+        cmd.timeout(EXPORT_BOUND)
+            .env("HEAPCOST_CACHE_DIR", dir.path());
         if off {
             cmd.env("HEAPCOST_CACHE", "off");
         } else {
