@@ -206,7 +206,7 @@ impl State {
                                 .first()
                                 .map(|s| s.path.clone())
                                 .unwrap_or_default(),
-                            why: crate::read::text::overflow_message(kind),
+                            why: overflow_message(kind),
                         });
                     }
                 };
@@ -264,6 +264,13 @@ fn intern<T: Clone + Eq + std::hash::Hash, I: Copy>(
     table.push(item.clone());
     index.insert(item, id);
     id
+}
+
+/// The message for values whose sum would not fit in 64 bits.
+pub(crate) fn overflow_message(kind: &str) -> String {
+    format!(
+        "the {kind} values add up to more than 2^63-1 (in absolute value): totals would overflow 64 bits, so heapcost refuses the input rather than report a wrong number"
+    )
 }
 
 #[cfg(test)]

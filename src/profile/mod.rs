@@ -10,7 +10,9 @@
 
 mod merge;
 mod names;
+pub mod prune;
 
+pub(crate) use merge::overflow_message;
 pub use merge::{Merger, merge};
 
 use std::fmt;

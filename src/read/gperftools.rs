@@ -265,8 +265,8 @@ pub(crate) fn assemble(
         mappings,
         period_type: Some(ValueType::new("space", "bytes")),
         period,
-        drop_frames: crate::symbolize::prune::allocator_drop_frames(),
-        keep_frames: crate::symbolize::prune::allocator_keep_frames(),
+        drop_frames: crate::profile::prune::allocator_drop_frames(),
+        keep_frames: crate::profile::prune::allocator_keep_frames(),
         sources: vec![source],
         ..Profile::default()
     }

@@ -7,7 +7,9 @@ use std::hash::BuildHasher;
 use rustc_hash::FxHashMap;
 
 use crate::error::ParseError;
-use crate::profile::{AddressKind, Label, Location, LocationId, RuntimeAddr, Sample};
+use crate::profile::{
+    AddressKind, Label, Location, LocationId, RuntimeAddr, Sample, overflow_message,
+};
 
 use super::limits;
 
@@ -391,13 +393,6 @@ impl ColumnSums {
         }
         Ok(())
     }
-}
-
-/// The message for values whose sum would not fit in 64 bits.
-pub(crate) fn overflow_message(kind: &str) -> String {
-    format!(
-        "the {kind} values add up to more than 2^63-1 (in absolute value): totals would overflow 64 bits, so heapcost refuses the input rather than report a wrong number"
-    )
 }
 
 /// pprof's unsampling of a heap bucket from a Poisson-sampled dump.

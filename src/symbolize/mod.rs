@@ -19,13 +19,15 @@ mod cache;
 mod demangle;
 mod elf;
 pub mod find;
-pub mod prune;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// pprof's allocator-frame pruning, which [`run`] applies; it lives with the
+/// model it edits ([`crate::profile::prune`]).
+pub use crate::profile::prune;
 pub use cache::{CacheOptions, DEFAULT_MIN_SECTION_SIZE};
 pub use demangle::{NameStyle, demangle, simplify};
 pub use find::{How, SearchPaths};
