@@ -485,7 +485,12 @@ mod tests {
         let mut c = Cursor::new(b"1: 99999999999999999999 [1: 1] @");
         assert!(c.value_block().unwrap_err().to_string().contains("64-bit"));
         let mut c = Cursor::new(b"1: 2 [-1: 1] @");
-        assert!(c.value_block().unwrap_err().to_string().contains("negative"));
+        assert!(
+            c.value_block()
+                .unwrap_err()
+                .to_string()
+                .contains("negative")
+        );
     }
 
     #[test]

@@ -42,7 +42,7 @@ impl SectionBytes {
 
 pub(super) enum Owner {
     Map(memmap2::Mmap),
-    /// A cache entry this run wrote (see [`cache::Pending`]).
+    /// A cache entry this run wrote (see [`SectionCache::create`]).
     Written(memmap2::MmapMut),
     Vec(Vec<u8>),
 }
