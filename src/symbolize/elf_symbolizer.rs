@@ -55,7 +55,7 @@ impl ElfSymbolizer {
 
     /// The file at `path` with its detached debug information, from the
     /// cache or opened now.
-    fn load(&self, path: &std::path::Path) -> Result<Arc<Loaded>, String> {
+    fn load(&self, path: &std::path::Path) -> Result<Arc<Loaded>, elf::ElfError> {
         if let Some(l) = self.files.lock().ok().and_then(|c| c.get(path).cloned()) {
             return Ok(l);
         }
@@ -111,7 +111,7 @@ impl ElfSymbolizer {
                     if how == How::Given {
                         return Err(Error::Symbolize {
                             binary: path.display().to_string(),
-                            why,
+                            why: why.to_string(),
                         });
                     }
                     problem = Some(Reason::NotElf(format!("{}: {why}", path.display())));
