@@ -194,20 +194,7 @@ impl State {
                             .sample_types
                             .get(i)
                             .map_or("?", |t| t.kind.as_str());
-                        return Err(Error::Merge {
-                            path: p
-                                .sources
-                                .first()
-                                .map(|s| s.path.clone())
-                                .unwrap_or_default(),
-                            first: self
-                                .out
-                                .sources
-                                .first()
-                                .map(|s| s.path.clone())
-                                .unwrap_or_default(),
-                            why: crate::read::text::overflow_message(kind),
-                        });
+                        return Err(self.cannot_merge(p, overflow_message(kind)));
                     }
                 };
             }
@@ -215,21 +202,18 @@ impl State {
         Ok(())
     }
 
-    fn check_compatible(&self, p: &Profile) -> Result<()> {
-        let fail = |why: String| Error::Merge {
-            path: p
-                .sources
-                .first()
-                .map(|s| s.path.clone())
-                .unwrap_or_default(),
-            first: self
-                .out
-                .sources
-                .first()
-                .map(|s| s.path.clone())
-                .unwrap_or_default(),
+    /// The error for `p` not merging into the profiles so far.
+    fn cannot_merge(&self, p: &Profile, why: String) -> Error {
+        let first_path = |q: &Profile| q.sources.first().map(|s| s.path.clone());
+        Error::Merge {
+            path: first_path(p).unwrap_or_default(),
+            first: first_path(&self.out).unwrap_or_default(),
             why,
-        };
+        }
+    }
+
+    fn check_compatible(&self, p: &Profile) -> Result<()> {
+        let fail = |why: String| self.cannot_merge(p, why);
         if p.sample_types != self.out.sample_types {
             let names = |t: &[super::ValueType]| {
                 t.iter()
@@ -264,6 +248,13 @@ fn intern<T: Clone + Eq + std::hash::Hash, I: Copy>(
     table.push(item.clone());
     index.insert(item, id);
     id
+}
+
+/// The message for values whose sum would not fit in 64 bits.
+pub(crate) fn overflow_message(kind: &str) -> String {
+    format!(
+        "the {kind} values add up to more than 2^63-1 (in absolute value): totals would overflow 64 bits, so heapcost refuses the input rather than report a wrong number"
+    )
 }
 
 #[cfg(test)]

@@ -11,11 +11,15 @@
 mod merge;
 mod name_table;
 mod names;
+pub mod prune;
 mod select;
+mod validate;
 
+pub(crate) use merge::overflow_message;
 pub use merge::{Merger, merge};
 pub use name_table::{NameId, NameTable};
 pub use select::{SampleTypeChoice, SampleTypeError};
+pub use validate::Invalid;
 
 use std::fmt;
 
@@ -383,42 +387,6 @@ impl Profile {
             .iter()
             .filter_map(|s| s.values.get(index))
             .fold(0i64, |a, v| a.saturating_add(*v))
-    }
-
-    /// Checks the internal references (pprof's `CheckValid`): every sample has
-    /// one value per sample type, and every id points into its table.
-    pub fn validate(&self) -> Result<(), String> {
-        let n = self.sample_types.len();
-        if n == 0 {
-            return Err("no sample types".into());
-        }
-        for (i, s) in self.samples.iter().enumerate() {
-            if s.values.len() != n {
-                return Err(format!(
-                    "sample {i} has {} values for {n} sample types",
-                    s.values.len()
-                ));
-            }
-            if let Some(l) = s.locations.iter().find(|l| self.location(**l).is_none()) {
-                return Err(format!("sample {i} refers to missing location {}", l.0));
-            }
-        }
-        for (i, loc) in self.locations.iter().enumerate() {
-            if let Some(m) = loc.mapping.filter(|m| self.mapping(*m).is_none()) {
-                return Err(format!("location {i} refers to missing mapping {}", m.0));
-            }
-            if let Some(l) = loc
-                .lines
-                .iter()
-                .find(|l| self.function(l.function).is_none())
-            {
-                return Err(format!(
-                    "location {i} refers to missing function {}",
-                    l.function.0
-                ));
-            }
-        }
-        Ok(())
     }
 }
 

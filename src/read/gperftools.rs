@@ -24,13 +24,14 @@ use std::io::Read;
 
 use crate::error::ParseError;
 use crate::profile::{
-    Format, Frameless, HeaderTotals, Label, LabelValue, Mapping, Profile, Sample, Source, ValueType,
+    Format, Frameless, HeaderTotals, Label, LabelValue, LocationId, Mapping, Profile, Sample,
+    Source, ValueType,
 };
 
 use super::stream::LineReader;
 use super::text::{
-    AddressTable, ColumnSums, Cursor, SampleTable, is_blank_or_comment, lossy, parse_addresses,
-    too_deep, unsample_checked,
+    AddressTable, ColumnSums, Cursor, Malformed, SampleTable, is_blank_or_comment, lossy,
+    parse_addresses, too_deep, unsample_checked,
 };
 use super::{limits, maps};
 
@@ -86,13 +87,15 @@ impl HeapLayout {
 
     /// A value block unsampled, in sample-type order, with the average
     /// allocation size (pprof's `bytes` label: in-use, else allocation).
-    pub(crate) fn values(&self, block: [i64; 4]) -> Result<(Vec<i64>, i64), String> {
+    pub(crate) fn values(&self, block: [i64; 4]) -> Result<(Vec<i64>, i64), Malformed> {
         let [ic, ib, ac, ab] = block;
         let mut block_size = 0;
         let mut out = Vec::with_capacity(4);
         let mut add = |count: i64, size: i64, what: &str| {
             if count == 0 && size != 0 {
-                return Err(format!("{what} count is 0 but {what} bytes is {size}"));
+                return Err(Malformed::from(format!(
+                    "{what} count is 0 but {what} bytes is {size}"
+                )));
             }
             if count != 0 {
                 // Go's division: i64::MIN / -1 wraps instead of panicking.
@@ -101,7 +104,9 @@ impl HeapLayout {
             let (c, s) = match self.rate {
                 Some(rate) if count != 0 => {
                     unsample_checked(count, size, rate).ok_or_else(|| {
-                        format!("{what} values unsampled with period {rate} do not fit in 64 bits")
+                        Malformed::from(format!(
+                            "{what} values unsampled with period {rate} do not fit in 64 bits"
+                        ))
                     })?
                 }
                 _ => (count, size),
@@ -128,26 +133,12 @@ enum Tag {
     Fragmentation,
 }
 
-/// Parses a gperftools or Go legacy heap dump, line by line as it is read.
+/// Parses a gperftools or Go legacy heap dump, line by line as it is read:
+/// the header, then the stack lines up to the memory-map trailer, then the
+/// trailer.
 pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineError> {
-    let (header_no, header) = loop {
-        match lines.next_line()? {
-            None => return Err(LineError::Parse(None, ParseError::Empty)),
-            Some((no, l)) if !l.trim_ascii().is_empty() => {
-                break (no, parse_header(l).map_err(|why| (no, why, l)));
-            }
-            Some(_) => {}
-        }
-    };
-    let (block, tag) =
-        header.map_err(|(no, why, l)| (Some(no), ParseError::line(why, &lossy(l))))?;
-    let (format, period, rate) = match tag {
-        Tag::HeapProfile => (Format::GperftoolsHeap, 1, None),
-        Tag::HeapV2(n) => (Format::GperftoolsSampledHeap, n, Some(n)),
-        Tag::GoHeap(n) => (Format::GoLegacyHeap, n / 2, Some(n / 2)),
-        Tag::Growth => (Format::GperftoolsGrowth, 1, None),
-        Tag::Fragmentation => (Format::GperftoolsFragmentation, 1, None),
-    };
+    let (header_no, block, tag) = read_header(lines)?;
+    let (format, period, rate) = tag.format_and_period();
     let layout = match tag {
         Tag::Growth | Tag::Fragmentation => HeapLayout {
             has_alloc: false,
@@ -156,15 +147,8 @@ pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineE
         _ => HeapLayout::from_header(block, rate),
     };
     let sample_types = layout.sample_types();
-    let mut listed = vec![0i64; sample_types.len()];
-    let mut sums = ColumnSums::new(&sample_types);
-    let mut table = AddressTable::default();
-    let mut samples = SampleTable::default();
-    let mut addrs = Vec::new();
-    let mut locations = Vec::new();
+    let mut body = Stacks::new(layout);
     let mut saw_maps = false;
-    let mut frameless = Frameless::default();
-    let mut stacks = 0usize;
     while let Some((no, raw)) = lines.next_line()? {
         if is_blank_or_comment(raw) {
             continue;
@@ -173,46 +157,9 @@ pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineE
             saw_maps = true;
             break;
         }
-        let err = |why: String| (Some(no), ParseError::line(why, &lossy(raw)));
-        let line = raw.trim_ascii();
-        let mut c = Cursor::new(line);
-        let block = c
-            .value_block()
-            .map_err(|w| err(format!("malformed stack line: {w}")))?;
-        if !c.accept(b"@") {
-            return Err(err("malformed stack line: expected '@' before the stack".into()).into());
-        }
-        addrs.clear();
-        parse_addresses(c.rest(), &mut addrs).map_err(err)?;
-        if addrs.len() > limits::MAX_STACK_DEPTH {
-            return Err(err(too_deep(addrs.len())).into());
-        }
-        let (values, block_size) = layout.values(block).map_err(err)?;
-        sums.add(&values).map_err(err)?;
-        if addrs.is_empty() {
-            frameless.add(&values);
-            continue;
-        }
-        for (sum, v) in listed.iter_mut().zip(layout.raw(block)) {
-            *sum = sum.saturating_add(v);
-        }
-        locations.clear();
-        for a in &addrs {
-            locations.push(table.intern(*a).map_err(|e| (Some(no), e))?);
-        }
-        let labels = [Label {
-            key: std::borrow::Cow::Borrowed("bytes"),
-            value: LabelValue::Num {
-                value: block_size,
-                unit: String::new(),
-            },
-        }];
-        samples
-            .add(&locations, &values, &labels)
-            .map_err(|e| (Some(no), e))?;
-        stacks += 1;
+        body.line(no, raw)?;
     }
-    if stacks == 0 && frameless.count == 0 {
+    if body.stacks == 0 && body.frameless.count == 0 {
         return Err(LineError::Parse(Some(header_no), ParseError::NoStacks));
     }
     let mappings = if saw_maps {
@@ -225,19 +172,124 @@ pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineE
         format,
         header: Some(HeaderTotals {
             header: layout.raw(block),
-            listed,
+            listed: body.listed,
         }),
-        stacks,
-        frameless,
+        stacks: body.stacks,
+        frameless: body.frameless,
     };
     Ok(assemble(
         sample_types,
-        samples.samples,
-        table,
+        body.samples.samples,
+        body.table,
         mappings,
         period,
         source,
     ))
+}
+
+/// The first non-blank line, read as the header: its number, totals and tag.
+fn read_header<R: Read>(lines: &mut LineReader<R>) -> Result<(usize, [i64; 4], Tag), LineError> {
+    loop {
+        match lines.next_line()? {
+            None => return Err(LineError::Parse(None, ParseError::Empty)),
+            Some((no, l)) if !l.trim_ascii().is_empty() => {
+                let (block, tag) =
+                    parse_header(l).map_err(|why| (Some(no), ParseError::line(why, &lossy(l))))?;
+                return Ok((no, block, tag));
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+impl Tag {
+    /// The dump's format, its sampling period as pprof records it, and the
+    /// Poisson rate to unsample with (`None`: unsampled).
+    fn format_and_period(self) -> (Format, i64, Option<i64>) {
+        match self {
+            Tag::HeapProfile => (Format::GperftoolsHeap, 1, None),
+            Tag::HeapV2(n) => (Format::GperftoolsSampledHeap, n, Some(n)),
+            Tag::GoHeap(n) => (Format::GoLegacyHeap, n / 2, Some(n / 2)),
+            Tag::Growth => (Format::GperftoolsGrowth, 1, None),
+            Tag::Fragmentation => (Format::GperftoolsFragmentation, 1, None),
+        }
+    }
+}
+
+/// The stack lines read so far, as samples.
+struct Stacks {
+    layout: HeapLayout,
+    /// The sum of each sample type as written (before unsampling).
+    listed: Vec<i64>,
+    sums: ColumnSums,
+    table: AddressTable,
+    samples: SampleTable,
+    frameless: Frameless,
+    stacks: usize,
+    /// Buffers reused from line to line.
+    addrs: Vec<u64>,
+    locations: Vec<LocationId>,
+}
+
+impl Stacks {
+    fn new(layout: HeapLayout) -> Self {
+        let sample_types = layout.sample_types();
+        Stacks {
+            layout,
+            listed: vec![0i64; sample_types.len()],
+            sums: ColumnSums::new(&sample_types),
+            table: AddressTable::default(),
+            samples: SampleTable::default(),
+            frameless: Frameless::default(),
+            stacks: 0,
+            addrs: Vec::new(),
+            locations: Vec::new(),
+        }
+    }
+
+    /// One `count: bytes [count: bytes] @ 0x...` line, number `no`.
+    fn line(&mut self, no: usize, raw: &[u8]) -> Result<(), LineError> {
+        let err = |why: Malformed| (Some(no), why.at(raw));
+        let line = raw.trim_ascii();
+        let mut c = Cursor::new(line);
+        let block = c
+            .value_block()
+            .map_err(|w| err(w.context("malformed stack line")))?;
+        if !c.accept(b"@") {
+            return Err(err("malformed stack line: expected '@' before the stack".into()).into());
+        }
+        self.addrs.clear();
+        parse_addresses(c.rest(), &mut self.addrs).map_err(err)?;
+        if self.addrs.len() > limits::MAX_STACK_DEPTH {
+            return Err(err(too_deep(self.addrs.len()).into()).into());
+        }
+        let (values, block_size) = self.layout.values(block).map_err(err)?;
+        self.sums.add(&values).map_err(err)?;
+        if self.addrs.is_empty() {
+            self.frameless.add(&values);
+            return Ok(());
+        }
+        for (sum, v) in self.listed.iter_mut().zip(self.layout.raw(block)) {
+            *sum = sum.saturating_add(v);
+        }
+        self.locations.clear();
+        for a in &self.addrs {
+            let id = self.table.intern(*a).map_err(|e| (Some(no), e))?;
+            self.locations.push(id);
+        }
+        let labels = [Label {
+            key: std::borrow::Cow::Borrowed("bytes"),
+            value: LabelValue::Num {
+                value: block_size,
+                unit: String::new(),
+            },
+        }];
+        self.samples
+            .add(&self.locations, &values, &labels)
+            .map_err(|e| (Some(no), e))?;
+        self.stacks += 1;
+        Ok(())
+    }
 }
 
 /// The profile of a text heap dump (gperftools, Go, jemalloc) from its
@@ -265,8 +317,8 @@ pub(crate) fn assemble(
         mappings,
         period_type: Some(ValueType::new("space", "bytes")),
         period,
-        drop_frames: crate::symbolize::prune::allocator_drop_frames(),
-        keep_frames: crate::symbolize::prune::allocator_keep_frames(),
+        drop_frames: crate::profile::prune::allocator_drop_frames(),
+        keep_frames: crate::profile::prune::allocator_keep_frames(),
         sources: vec![source],
         ..Profile::default()
     }

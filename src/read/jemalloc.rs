@@ -26,8 +26,8 @@ use crate::profile::{
 use super::gperftools::{HeapLayout, LineError};
 use super::stream::LineReader;
 use super::text::{
-    AddressTable, ColumnSums, Cursor, SampleTable, is_blank_or_comment, lossy, parse_addresses,
-    too_deep,
+    AddressTable, ColumnSums, Cursor, Malformed, SampleTable, is_blank_or_comment, lossy,
+    parse_addresses, too_deep,
 };
 use super::{limits, maps};
 
@@ -37,14 +37,14 @@ enum ThreadLine {
     Thread(String, [i64; 4]),
 }
 
-fn parse_thread_line(line: &[u8]) -> Result<ThreadLine, String> {
+fn parse_thread_line(line: &[u8]) -> Result<ThreadLine, Malformed> {
     let line = line.trim_ascii_start();
     let colon = memchr::memchr(b':', line).ok_or("expected 't*:' or 'tN:'")?;
     let (name, rest) = line.split_at(colon);
     let mut c = Cursor::new(rest.get(1..).unwrap_or_default());
     let block = c
         .value_block()
-        .map_err(|w| format!("malformed thread line: {w}"))?;
+        .map_err(|w| w.context("malformed thread line"))?;
     c.skip_ws();
     if !c.rest().is_empty() {
         return Err("malformed thread line: unexpected text after ']'".into());
@@ -54,13 +54,68 @@ fn parse_thread_line(line: &[u8]) -> Result<ThreadLine, String> {
         [b't', id @ ..] if !id.is_empty() && id.iter().all(u8::is_ascii_digit) => {
             Ok(ThreadLine::Thread(lossy(id), block))
         }
-        _ => Err(format!("expected 't*:' or 'tN:', found {:?}", lossy(name))),
+        _ => Err(format!("expected 't*:' or 'tN:', found {:?}", lossy(name)).into()),
     }
 }
 
-/// Parses a jemalloc `heap_v2/N` dump, line by line as it is read.
+/// Parses a jemalloc `heap_v2/N` dump, line by line as it is read: the
+/// `heap_v2/N` line, the process total, the stacks with their thread lines,
+/// then the memory-map trailer.
 pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineError> {
-    let (first_no, period) = loop {
+    let (first_no, period) = read_period(lines)?;
+    let mut dump = Dump::new(period);
+    let mut saw_maps = false;
+    while let Some((no, raw)) = lines.next_line()? {
+        if is_blank_or_comment(raw) {
+            continue;
+        }
+        if maps::is_sentinel(raw) {
+            saw_maps = true;
+            break;
+        }
+        dump.line(no, raw)?;
+    }
+    dump.finish_stack()?;
+    let (Some(header), Some(layout)) = (dump.header, dump.layout) else {
+        return Err(LineError::Parse(
+            Some(first_no),
+            ParseError::line(
+                "no 't*:' process total after the header",
+                &format!("heap_v2/{period}"),
+            ),
+        ));
+    };
+    if dump.stacks == 0 {
+        return Err(LineError::Parse(Some(first_no), ParseError::NoStacks));
+    }
+    let mappings = if saw_maps {
+        maps::parse_trailer(lines)?
+    } else {
+        Vec::new()
+    };
+    let source = Source {
+        path: String::new(),
+        format: Format::Jemalloc,
+        header: Some(HeaderTotals {
+            header: layout.raw(header),
+            listed: dump.listed,
+        }),
+        stacks: dump.stacks - dump.empty_stacks,
+        frameless: dump.frameless,
+    };
+    Ok(super::gperftools::assemble(
+        layout.sample_types(),
+        dump.samples.samples,
+        dump.table,
+        mappings,
+        period,
+        source,
+    ))
+}
+
+/// The first non-blank line, `heap_v2/PERIOD`: its number and the period.
+fn read_period<R: Read>(lines: &mut LineReader<R>) -> Result<(usize, i64), LineError> {
+    loop {
         match lines.next_line()? {
             None => return Err(LineError::Parse(None, ParseError::Empty)),
             Some((no, l)) if !is_blank_or_comment(l) => {
@@ -74,87 +129,114 @@ pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineE
                             ParseError::line("expected 'heap_v2/PERIOD'", &lossy(l)),
                         )
                     })?;
-                break (no, period);
+                return Ok((no, period));
             }
             Some(_) => {}
         }
-    };
+    }
+}
 
-    let mut header: Option<[i64; 4]> = None;
-    let mut layout: Option<HeapLayout> = None;
-    let mut listed: Vec<i64> = Vec::new();
-    let mut sums: Option<ColumnSums> = None;
-    let mut table = AddressTable::default();
-    let mut samples = SampleTable::default();
-    let mut stack: Option<Stack> = None;
-    // The current stack's `@` line, for errors found after it.
-    let mut stack_line: Vec<u8> = Vec::new();
-    let mut frameless = Frameless::default();
-    let mut stacks = 0usize;
-    let mut empty_stacks = 0usize;
-    let mut addrs = Vec::new();
-    let mut saw_maps = false;
+/// A dump being read, after its `heap_v2/N` line.
+struct Dump {
+    period: i64,
+    /// The process total (`t*:` before the first stack).
+    header: Option<[i64; 4]>,
+    layout: Option<HeapLayout>,
+    listed: Vec<i64>,
+    sums: Option<ColumnSums>,
+    table: AddressTable,
+    samples: SampleTable,
+    stack: Option<Stack>,
+    /// The current stack's `@` line, for errors found after it.
+    stack_line: Vec<u8>,
+    frameless: Frameless,
+    stacks: usize,
+    empty_stacks: usize,
+    addrs: Vec<u64>,
+}
 
-    while let Some((no, raw)) = lines.next_line()? {
-        if is_blank_or_comment(raw) {
-            continue;
+impl Dump {
+    fn new(period: i64) -> Self {
+        Dump {
+            period,
+            header: None,
+            layout: None,
+            listed: Vec::new(),
+            sums: None,
+            table: AddressTable::default(),
+            samples: SampleTable::default(),
+            stack: None,
+            stack_line: Vec::new(),
+            frameless: Frameless::default(),
+            stacks: 0,
+            empty_stacks: 0,
+            addrs: Vec::new(),
         }
-        let err = |why: String| (Some(no), ParseError::line(why, &lossy(raw)));
-        if maps::is_sentinel(raw) {
-            saw_maps = true;
-            break;
-        }
+    }
+
+    /// One line of the body (a stack's `@` line or a thread line), number `no`.
+    fn line(&mut self, no: usize, raw: &[u8]) -> Result<(), LineError> {
         let trimmed = raw.trim_ascii();
         if let Some(rest) = trimmed.strip_prefix(b"@") {
-            if header.is_none() {
-                return Err(err("stack before the 't*:' total".into()).into());
-            }
-            finish_stack(
-                stack.take(),
-                &stack_line,
-                layout,
-                (&mut samples, &mut frameless, sums.as_mut()),
-            )?;
-            addrs.clear();
-            parse_addresses(rest, &mut addrs).map_err(err)?;
-            if addrs.len() > limits::MAX_STACK_DEPTH {
-                return Err(err(too_deep(addrs.len())).into());
-            }
-            let locs = addrs
-                .iter()
-                .map(|a| table.intern(*a))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| (Some(no), e))?;
-            stack = Some(Stack {
-                locations: locs,
-                total: None,
-                threads: 0,
-                line: no,
-            });
-            stack_line.clear();
-            stack_line.extend_from_slice(raw.get(..240).unwrap_or(raw));
-            stacks += 1;
-            if addrs.is_empty() {
-                empty_stacks += 1;
-            }
-            continue;
+            return self.stack_line(no, raw, rest);
         }
-        let thread = parse_thread_line(trimmed).map_err(err)?;
-        match (&mut stack, thread) {
-            (None, ThreadLine::All(block)) if header.is_none() => {
+        let thread = parse_thread_line(trimmed).map_err(|why| (Some(no), why.at(raw)))?;
+        self.thread_line(no, raw, thread)
+    }
+
+    /// An `@ 0x...` line: the previous stack is finished, this one starts.
+    fn stack_line(&mut self, no: usize, raw: &[u8], rest: &[u8]) -> Result<(), LineError> {
+        let err = |why: Malformed| (Some(no), why.at(raw));
+        if self.header.is_none() {
+            return Err(err("stack before the 't*:' total".into()).into());
+        }
+        self.finish_stack()?;
+        self.addrs.clear();
+        parse_addresses(rest, &mut self.addrs).map_err(err)?;
+        if self.addrs.len() > limits::MAX_STACK_DEPTH {
+            return Err(err(too_deep(self.addrs.len()).into()).into());
+        }
+        let locs = self
+            .addrs
+            .iter()
+            .map(|a| self.table.intern(*a))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| (Some(no), e))?;
+        self.stack = Some(Stack {
+            locations: locs,
+            total: None,
+            threads: 0,
+            line: no,
+        });
+        self.stack_line.clear();
+        self.stack_line
+            .extend_from_slice(raw.get(..240).unwrap_or(raw));
+        self.stacks += 1;
+        if self.addrs.is_empty() {
+            self.empty_stacks += 1;
+        }
+        Ok(())
+    }
+
+    /// A `t*:` or `tN:` line: the process total, a stack's total, or a
+    /// stack's share on one thread (a sample).
+    fn thread_line(&mut self, no: usize, raw: &[u8], thread: ThreadLine) -> Result<(), LineError> {
+        let err = |why: Malformed| (Some(no), why.at(raw));
+        match (&mut self.stack, thread) {
+            (None, ThreadLine::All(block)) if self.header.is_none() => {
                 if block.iter().any(|v| *v < 0) {
                     return Err(err("negative process total".into()).into());
                 }
-                let l = HeapLayout::from_header(block, Some(period));
-                listed = vec![0; l.sample_types().len()];
-                sums = Some(ColumnSums::new(&l.sample_types()));
-                header = Some(block);
-                layout = Some(l);
+                let l = HeapLayout::from_header(block, Some(self.period));
+                self.listed = vec![0; l.sample_types().len()];
+                self.sums = Some(ColumnSums::new(&l.sample_types()));
+                self.header = Some(block);
+                self.layout = Some(l);
             }
             (None, ThreadLine::All(_)) => {
                 return Err(err("a second process total 't*:' line".into()).into());
             }
-            (None, ThreadLine::Thread(..)) if header.is_some() => {}
+            (None, ThreadLine::Thread(..)) if self.header.is_some() => {}
             (None, ThreadLine::Thread(..)) => {
                 return Err(err("thread line before the 't*:' total".into()).into());
             }
@@ -162,73 +244,64 @@ pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineE
                 if st.total.is_some() {
                     return Err(err("a second 't*:' line for one stack".into()).into());
                 }
-                let l = layout.ok_or_else(|| err("stack before the 't*:' total".into()))?;
+                let l = self
+                    .layout
+                    .ok_or_else(|| err("stack before the 't*:' total".into()))?;
                 l.values(block).map_err(err)?;
                 if !st.locations.is_empty() {
-                    for (sum, v) in listed.iter_mut().zip(l.raw(block)) {
+                    for (sum, v) in self.listed.iter_mut().zip(l.raw(block)) {
                         *sum = sum.saturating_add(v);
                     }
                 }
                 st.total = Some(block);
             }
             (Some(st), ThreadLine::Thread(id, block)) => {
-                let l = layout.ok_or_else(|| err("stack before the 't*:' total".into()))?;
+                let l = self
+                    .layout
+                    .ok_or_else(|| err("stack before the 't*:' total".into()))?;
                 let (values, size) = l.values(block).map_err(err)?;
-                if let Some(sums) = &mut sums {
+                if let Some(sums) = &mut self.sums {
                     sums.add(&values).map_err(err)?;
                 }
                 st.threads += 1;
                 if st.locations.is_empty() {
-                    frameless.add(&values);
+                    self.frameless.add(&values);
                 } else {
-                    samples
+                    self.samples
                         .add(&st.locations, &values, &labels(size, Some(id)))
                         .map_err(|e| (Some(no), e))?;
                 }
             }
         }
+        Ok(())
     }
-    finish_stack(
-        stack.take(),
-        &stack_line,
-        layout,
-        (&mut samples, &mut frameless, sums.as_mut()),
-    )?;
-    let (Some(header), Some(layout)) = (header, layout) else {
-        return Err(LineError::Parse(
-            Some(first_no),
-            ParseError::line(
-                "no 't*:' process total after the header",
-                &format!("heap_v2/{period}"),
-            ),
-        ));
-    };
-    if stacks == 0 {
-        return Err(LineError::Parse(Some(first_no), ParseError::NoStacks));
+
+    /// Gives the current stack, when it had no per-thread line, one sample
+    /// from its `t*:` line.
+    fn finish_stack(&mut self) -> Result<(), LineError> {
+        let Some(st) = self.stack.take() else {
+            return Ok(());
+        };
+        if st.threads > 0 {
+            return Ok(());
+        }
+        let err = |why: Malformed| (Some(st.line), why.at(&self.stack_line));
+        let (Some(block), Some(layout)) = (st.total, self.layout) else {
+            return Err(err("stack without a 't*:' line".into()).into());
+        };
+        let (values, size) = layout.values(block).map_err(err)?;
+        if let Some(sums) = &mut self.sums {
+            sums.add(&values).map_err(err)?;
+        }
+        if st.locations.is_empty() {
+            self.frameless.add(&values);
+        } else {
+            self.samples
+                .add(&st.locations, &values, &labels(size, None))
+                .map_err(|e| (Some(st.line), e))?;
+        }
+        Ok(())
     }
-    let mappings = if saw_maps {
-        maps::parse_trailer(lines)?
-    } else {
-        Vec::new()
-    };
-    let source = Source {
-        path: String::new(),
-        format: Format::Jemalloc,
-        header: Some(HeaderTotals {
-            header: layout.raw(header),
-            listed,
-        }),
-        stacks: stacks - empty_stacks,
-        frameless,
-    };
-    Ok(super::gperftools::assemble(
-        layout.sample_types(),
-        samples.samples,
-        table,
-        mappings,
-        period,
-        source,
-    ))
 }
 
 /// A stack being read: its locations, its `t*:` line, its `tN:` lines seen,
@@ -238,38 +311,6 @@ struct Stack {
     total: Option<[i64; 4]>,
     threads: usize,
     line: usize,
-}
-
-/// Gives a stack that had no per-thread line one sample from its `t*:`
-/// line; `text` is its `@` line (the start of it), for errors.
-fn finish_stack(
-    stack: Option<Stack>,
-    text: &[u8],
-    layout: Option<HeapLayout>,
-    (samples, frameless, sums): (&mut SampleTable, &mut Frameless, Option<&mut ColumnSums>),
-) -> Result<(), LineError> {
-    let Some(st) = stack else {
-        return Ok(());
-    };
-    if st.threads > 0 {
-        return Ok(());
-    }
-    let err = |why: String| (Some(st.line), ParseError::line(why, &lossy(text)));
-    let (Some(block), Some(layout)) = (st.total, layout) else {
-        return Err(err("stack without a 't*:' line".into()).into());
-    };
-    let (values, size) = layout.values(block).map_err(err)?;
-    if let Some(sums) = sums {
-        sums.add(&values).map_err(err)?;
-    }
-    if st.locations.is_empty() {
-        frameless.add(&values);
-    } else {
-        samples
-            .add(&st.locations, &values, &labels(size, None))
-            .map_err(|e| (Some(st.line), e))?;
-    }
-    Ok(())
 }
 
 /// A sample's labels: its thread (when it has one) and the average allocation size.

@@ -158,7 +158,7 @@ pub mod fuzzing {
     fn finish(result: Result<Profile, ReadFailure>) -> Result<Profile> {
         let p = result.map_err(|f| f.into_error("fuzz"))?;
         p.validate()
-            .map_err(|why| Error::parse("fuzz", None, ParseError::Protobuf(why)))?;
+            .map_err(|why| Error::parse("fuzz", None, ParseError::Protobuf(why.to_string())))?;
         Ok(p)
     }
 

@@ -100,28 +100,92 @@ impl Strings<'_> {
                 )
             })
     }
+
+    fn value_type(&self, v: &proto::ValueType, what: &str) -> Result<ValueType, String> {
+        Ok(ValueType {
+            kind: self.get(v.r#type, what)?,
+            unit: self.get(v.unit, what)?,
+        })
+    }
+
+    fn label(&self, l: &proto::Label) -> Result<Label, String> {
+        let key = self.get(l.key, "label key")?.into();
+        let value = if l.str != 0 {
+            LabelValue::Str(self.get(l.str, "label value")?)
+        } else {
+            LabelValue::Num {
+                value: l.num,
+                unit: self.get(l.num_unit, "label unit")?,
+            }
+        };
+        Ok(Label { key, value })
+    }
 }
 
+/// The model of a decoded protobuf, in the order pprof checks one: strings
+/// and sample types, then the mapping, function and location tables (each
+/// id unique and non-zero, each reference resolved), then the samples.
+/// Errors are the text of a [`ParseError::Protobuf`].
 fn convert(p: proto::Profile) -> Result<Profile, String> {
     if p.string_table.first().is_some_and(|s| !s.is_empty()) {
         return Err("string table does not start with the empty string".into());
     }
     let strings = Strings(&p.string_table);
-    let value_type = |v: &proto::ValueType, what: &str| -> Result<ValueType, String> {
-        Ok(ValueType {
-            kind: strings.get(v.r#type, what)?,
-            unit: strings.get(v.unit, what)?,
-        })
-    };
     let sample_types = p
         .sample_type
         .iter()
-        .map(|v| value_type(v, "sample type"))
+        .map(|v| strings.value_type(v, "sample type"))
         .collect::<Result<Vec<_>, _>>()?;
     if sample_types.is_empty() {
         return Err("no sample types".into());
     }
+    let (mappings, mapping_ids) = convert_mappings(&p, &strings)?;
+    let (functions, function_ids) = convert_functions(&p, &strings)?;
+    let (locations, location_ids) = convert_locations(&p, &mapping_ids, &function_ids)?;
+    let (samples, frameless) = convert_samples(&p, &strings, &sample_types, &location_ids)?;
+    let period_type = p
+        .period_type
+        .as_ref()
+        .map(|v| strings.value_type(v, "period type"))
+        .transpose()?
+        .filter(|v| !v.kind.is_empty() || !v.unit.is_empty());
+    let default_sample_type =
+        Some(strings.get(p.default_sample_type, "default sample type")?).filter(|s| !s.is_empty());
+    let comments = p
+        .comment
+        .iter()
+        .map(|c| strings.get(*c, "comment"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let stacks = samples.len();
+    Ok(Profile {
+        sample_types,
+        samples,
+        locations,
+        mappings,
+        functions,
+        period_type,
+        period: p.period,
+        default_sample_type,
+        drop_frames: strings.get(p.drop_frames, "drop_frames")?,
+        keep_frames: strings.get(p.keep_frames, "keep_frames")?,
+        comments,
+        time_nanos: p.time_nanos,
+        duration_nanos: p.duration_nanos,
+        sources: vec![Source {
+            path: String::new(),
+            format: Format::Pprof,
+            header: None,
+            stacks,
+            frameless,
+        }],
+    })
+}
 
+/// The mapping table, and each protobuf mapping id's [`MappingId`].
+fn convert_mappings(
+    p: &proto::Profile,
+    strings: &Strings<'_>,
+) -> Result<(Vec<Mapping>, HashMap<u64, MappingId>), String> {
     let mut mapping_ids = HashMap::new();
     let mut mappings = Vec::with_capacity(p.mapping.len());
     for m in &p.mapping {
@@ -144,7 +208,14 @@ fn convert(p: proto::Profile) -> Result<Profile, String> {
             has_inline_frames: m.has_inline_frames,
         });
     }
+    Ok((mappings, mapping_ids))
+}
 
+/// The function table, and each protobuf function id's [`FunctionId`].
+fn convert_functions(
+    p: &proto::Profile,
+    strings: &Strings<'_>,
+) -> Result<(Vec<Function>, HashMap<u64, FunctionId>), String> {
     let mut function_ids = HashMap::new();
     let mut functions = Vec::with_capacity(p.function.len());
     for f in &p.function {
@@ -162,7 +233,16 @@ fn convert(p: proto::Profile) -> Result<Profile, String> {
             start_line: f.start_line,
         });
     }
+    Ok((functions, function_ids))
+}
 
+/// The location table (addresses taken as call sites), and each protobuf
+/// location id's [`LocationId`].
+fn convert_locations(
+    p: &proto::Profile,
+    mapping_ids: &HashMap<u64, MappingId>,
+    function_ids: &HashMap<u64, FunctionId>,
+) -> Result<(Vec<Location>, HashMap<u64, LocationId>), String> {
     let mut location_ids = HashMap::new();
     let mut locations = Vec::with_capacity(p.location.len());
     for l in &p.location {
@@ -205,10 +285,19 @@ fn convert(p: proto::Profile) -> Result<Profile, String> {
             is_folded: l.is_folded,
         });
     }
+    Ok((locations, location_ids))
+}
 
+/// The samples with a stack, and the values of those without one.
+fn convert_samples(
+    p: &proto::Profile,
+    strings: &Strings<'_>,
+    sample_types: &[ValueType],
+    location_ids: &HashMap<u64, LocationId>,
+) -> Result<(Vec<Sample>, Frameless), String> {
     let mut samples = Vec::with_capacity(p.sample.len());
     let mut frameless = Frameless::default();
-    let mut sums = super::text::ColumnSums::new(&sample_types);
+    let mut sums = super::text::ColumnSums::new(sample_types);
     for (i, s) in p.sample.iter().enumerate() {
         if s.value.len() != sample_types.len() {
             return Err(format!(
@@ -232,18 +321,7 @@ fn convert(p: proto::Profile) -> Result<Profile, String> {
         let labels = s
             .label
             .iter()
-            .map(|l| {
-                let key = strings.get(l.key, "label key")?.into();
-                let value = if l.str != 0 {
-                    LabelValue::Str(strings.get(l.str, "label value")?)
-                } else {
-                    LabelValue::Num {
-                        value: l.num,
-                        unit: strings.get(l.num_unit, "label unit")?,
-                    }
-                };
-                Ok(Label { key, value })
-            })
+            .map(|l| strings.label(l))
             .collect::<Result<Vec<_>, String>>()?;
         if locations.is_empty() {
             frameless.add(&s.value);
@@ -255,43 +333,7 @@ fn convert(p: proto::Profile) -> Result<Profile, String> {
             labels,
         });
     }
-
-    let period_type = p
-        .period_type
-        .as_ref()
-        .map(|v| value_type(v, "period type"))
-        .transpose()?
-        .filter(|v| !v.kind.is_empty() || !v.unit.is_empty());
-    let default_sample_type =
-        Some(strings.get(p.default_sample_type, "default sample type")?).filter(|s| !s.is_empty());
-    let comments = p
-        .comment
-        .iter()
-        .map(|c| strings.get(*c, "comment"))
-        .collect::<Result<Vec<_>, _>>()?;
-    let stacks = samples.len();
-    Ok(Profile {
-        sample_types,
-        samples,
-        locations,
-        mappings,
-        functions,
-        period_type,
-        period: p.period,
-        default_sample_type,
-        drop_frames: strings.get(p.drop_frames, "drop_frames")?,
-        keep_frames: strings.get(p.keep_frames, "keep_frames")?,
-        comments,
-        time_nanos: p.time_nanos,
-        duration_nanos: p.duration_nanos,
-        sources: vec![Source {
-            path: String::new(),
-            format: Format::Pprof,
-            header: None,
-            stacks,
-            frameless,
-        }],
-    })
+    Ok((samples, frameless))
 }
 
 fn id32<T>(len: usize, make: fn(u32) -> T) -> Result<T, String> {

@@ -7,7 +7,9 @@ use std::hash::BuildHasher;
 use rustc_hash::FxHashMap;
 
 use crate::error::ParseError;
-use crate::profile::{AddressKind, Label, Location, LocationId, RuntimeAddr, Sample};
+use crate::profile::{
+    AddressKind, Label, Location, LocationId, RuntimeAddr, Sample, overflow_message,
+};
 
 use super::limits;
 
@@ -22,6 +24,42 @@ pub(crate) fn is_blank_or_comment(line: &[u8]) -> bool {
 /// Lossy text of a line, for error messages and paths.
 pub(crate) fn lossy(line: &[u8]) -> String {
     String::from_utf8_lossy(line).into_owned()
+}
+
+/// Why one line of a text dump cannot be read, without the line itself:
+/// the reader quotes the line when it turns this into a
+/// [`ParseError::Line`] ([`Malformed::at`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Malformed(String);
+
+impl Malformed {
+    /// The same reason, after `what: ` (`malformed stack line: expected ':'`).
+    pub(crate) fn context(self, what: &str) -> Self {
+        Malformed(format!("{what}: {}", self.0))
+    }
+
+    /// The parse error for the line `raw`, quoting it.
+    pub(crate) fn at(self, raw: &[u8]) -> ParseError {
+        ParseError::line(self.0, &lossy(raw))
+    }
+}
+
+impl From<String> for Malformed {
+    fn from(why: String) -> Self {
+        Malformed(why)
+    }
+}
+
+impl From<&str> for Malformed {
+    fn from(why: &str) -> Self {
+        Malformed(why.to_string())
+    }
+}
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// A forward-only reader over one line's bytes.
@@ -47,13 +85,13 @@ impl<'a> Cursor<'a> {
     }
 
     /// Consumes `byte` after optional white space, or fails with `what`.
-    pub(crate) fn expect(&mut self, byte: u8, what: &str) -> Result<(), String> {
+    pub(crate) fn expect(&mut self, byte: u8, what: &str) -> Result<(), Malformed> {
         self.skip_ws();
         if self.line.get(self.pos) == Some(&byte) {
             self.pos += 1;
             Ok(())
         } else {
-            Err(format!("expected {what}"))
+            Err(format!("expected {what}").into())
         }
     }
 
@@ -69,7 +107,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A decimal integer (optional `-`) after optional white space.
-    pub(crate) fn int(&mut self, what: &str) -> Result<i64, String> {
+    pub(crate) fn int(&mut self, what: &str) -> Result<i64, Malformed> {
         self.skip_ws();
         let negative = self.line.get(self.pos) == Some(&b'-');
         if negative {
@@ -88,26 +126,28 @@ impl<'a> Cursor<'a> {
                         v.checked_add(digit)
                     }
                 })
-                .ok_or_else(|| format!("{what} does not fit in a signed 64-bit integer"))?;
+                .ok_or_else(|| {
+                    Malformed(format!("{what} does not fit in a signed 64-bit integer"))
+                })?;
             self.pos += 1;
         }
         if self.pos == start {
-            return Err(format!("expected {what} (a decimal number)"));
+            return Err(format!("expected {what} (a decimal number)").into());
         }
         Ok(value)
     }
 
     /// A non-negative decimal integer.
-    pub(crate) fn count(&mut self, what: &str) -> Result<i64, String> {
+    pub(crate) fn count(&mut self, what: &str) -> Result<i64, Malformed> {
         self.skip_ws();
         if self.line.get(self.pos) == Some(&b'-') {
-            return Err(format!("{what} is negative"));
+            return Err(format!("{what} is negative").into());
         }
         self.int(what)
     }
 
     /// `count: bytes [count: bytes]`, the value block of gperftools and jemalloc lines.
-    pub(crate) fn value_block(&mut self) -> Result<[i64; 4], String> {
+    pub(crate) fn value_block(&mut self) -> Result<[i64; 4], Malformed> {
         let inuse_count = self.int("in-use count")?;
         self.expect(b':', "':' after the in-use count")?;
         let inuse_bytes = self.int("in-use bytes")?;
@@ -125,7 +165,7 @@ impl<'a> Cursor<'a> {
 /// This is the hot loop of reading text dumps (32 addresses a line), so it
 /// scans the bytes once, parsing each digit as it passes; on any problem it
 /// hands the token to [`parse_hex_address`] for the error message.
-pub(crate) fn parse_addresses(s: &[u8], out: &mut Vec<u64>) -> Result<(), String> {
+pub(crate) fn parse_addresses(s: &[u8], out: &mut Vec<u64>) -> Result<(), Malformed> {
     let mut i = 0;
     while i < s.len() {
         if s[i].is_ascii_whitespace() {
@@ -165,9 +205,9 @@ pub(crate) fn parse_addresses(s: &[u8], out: &mut Vec<u64>) -> Result<(), String
                 .map_or(s.len(), |p| start + p);
             let token = &s[start..end];
             if !overflow || !clean_end {
-                return Err(parse_hex_address(token)
-                    .err()
-                    .unwrap_or_else(|| format!("malformed stack address {:?}", lossy(token))));
+                return Err(parse_hex_address(token).err().unwrap_or_else(|| {
+                    format!("malformed stack address {:?}", lossy(token)).into()
+                }));
             }
             // Long but possibly valid (leading zeros): the careful parser decides.
             out.push(parse_hex_address(token)?);
@@ -227,16 +267,16 @@ const fn hex8(x: u64) -> Option<u64> {
 }
 
 /// One `0x`-prefixed hexadecimal address.
-pub(crate) fn parse_hex_address(token: &[u8]) -> Result<u64, String> {
+pub(crate) fn parse_hex_address(token: &[u8]) -> Result<u64, Malformed> {
     let digits = token
         .strip_prefix(b"0x")
         .or_else(|| token.strip_prefix(b"0X"))
         .ok_or_else(|| format!("stack address {:?} is not 0x-prefixed hex", lossy(token)))?;
     parse_hex(digits).ok_or_else(|| {
-        format!(
+        Malformed(format!(
             "stack address {:?} is not a 64-bit hexadecimal number",
             lossy(token)
-        )
+        ))
     })
 }
 
@@ -382,22 +422,19 @@ impl ColumnSums {
     }
 
     /// Adds one sample's values; an error when a column passes `i64::MAX`.
-    pub(crate) fn add(&mut self, values: &[i64]) -> Result<(), String> {
+    pub(crate) fn add(&mut self, values: &[i64]) -> Result<(), Malformed> {
         for (i, (sum, v)) in self.sums.iter_mut().zip(values).enumerate() {
             *sum = sum
                 .checked_add(v.unsigned_abs())
                 .filter(|s| i64::try_from(*s).is_ok())
-                .ok_or_else(|| overflow_message(self.names.get(i).map_or("?", String::as_str)))?;
+                .ok_or_else(|| {
+                    Malformed(overflow_message(
+                        self.names.get(i).map_or("?", String::as_str),
+                    ))
+                })?;
         }
         Ok(())
     }
-}
-
-/// The message for values whose sum would not fit in 64 bits.
-pub(crate) fn overflow_message(kind: &str) -> String {
-    format!(
-        "the {kind} values add up to more than 2^63-1 (in absolute value): totals would overflow 64 bits, so heapcost refuses the input rather than report a wrong number"
-    )
 }
 
 /// pprof's unsampling of a heap bucket from a Poisson-sampled dump.
@@ -446,9 +483,14 @@ mod tests {
         assert!(c.accept(b"@"));
         assert_eq!(c.rest(), b" 0x1");
         let mut c = Cursor::new(b"1: 99999999999999999999 [1: 1] @");
-        assert!(c.value_block().unwrap_err().contains("64-bit"));
+        assert!(c.value_block().unwrap_err().to_string().contains("64-bit"));
         let mut c = Cursor::new(b"1: 2 [-1: 1] @");
-        assert!(c.value_block().unwrap_err().contains("negative"));
+        assert!(
+            c.value_block()
+                .unwrap_err()
+                .to_string()
+                .contains("negative")
+        );
     }
 
     #[test]

@@ -9,18 +9,21 @@
 //! `sections` reads the DWARF sections (mapped, inflated, or from the
 //! [debug-section cache](super::cache)).
 
+mod groups;
 mod index;
+mod resolver;
 mod sections;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use addr2line::LookupContinuation;
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 
-use self::sections::{Owner, Reader, SectionBytes, empty, load_dwp, load_sections_parallel};
-use super::Frame;
+pub(crate) use self::resolver::Resolver;
+use self::sections::{
+    Owner, Reader, SectionBytes, SectionError, empty, load_dwp, load_sections_parallel,
+};
 use super::cache::{self, SectionCache};
 use crate::profile::FileOffset;
 
@@ -69,17 +72,17 @@ impl fmt::Debug for ElfFile {
 impl ElfFile {
     /// Opens and indexes an ELF file; its compressed DWARF sections come
     /// from (and go to) `cache` when one is given.
-    pub(crate) fn open(path: &Path, cache: Option<&SectionCache>) -> Result<ElfFile, String> {
-        let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    pub(crate) fn open(path: &Path, cache: Option<&SectionCache>) -> Result<ElfFile, ElfError> {
+        let file = std::fs::File::open(path).map_err(|e| ElfError::Io(e.to_string()))?;
         // SAFETY: read-only map of a file heapcost does not modify; a file
         // truncated meanwhile by another process could fault, as with every
         // tool that maps binaries (addr2line, perf, pprof's tools).
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| e.to_string())?;
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| ElfError::Io(e.to_string()))?;
         let owner = Arc::new(Owner::Map(map));
         let data: &[u8] = owner.bytes();
-        let obj = object::File::parse(data).map_err(|e| format!("not an ELF file: {e}"))?;
+        let obj = object::File::parse(data).map_err(|e| ElfError::NotElf(Some(e.to_string())))?;
         if obj.format() != object::BinaryFormat::Elf {
-            return Err("not an ELF file".into());
+            return Err(ElfError::NotElf(None));
         }
         let build_id = obj.build_id().ok().flatten().map(hex);
         let debuglink = obj
@@ -87,17 +90,6 @@ impl ElfFile {
             .ok()
             .flatten()
             .map(|(name, _crc)| String::from_utf8_lossy(name).into_owned());
-        let segments = obj
-            .segments()
-            .filter_map(|s| {
-                let (offset, filesz) = s.file_range();
-                (filesz > 0).then_some(Segment {
-                    vaddr: s.address(),
-                    offset,
-                    filesz,
-                })
-            })
-            .collect();
         let endian = if obj.is_little_endian() {
             gimli::RunTimeEndian::Little
         } else {
@@ -105,45 +97,13 @@ impl ElfFile {
         };
         let key = cache.and_then(|_| cache::key_for(build_id.as_deref(), path));
         let cache = cache.zip(key.as_deref());
-        // The symbol table is read while the DWARF sections inflate.
-        let (symbols, loaded) = std::thread::scope(|scope| {
-            let loader = obj
-                .section_by_name(".debug_info")
-                .map(|_| scope.spawn(|| load_sections_parallel(&obj, &owner, cache)));
-            let symbols = text_symbols(&obj);
-            (symbols, loader.map(|h| h.join().unwrap_or_default()))
-        });
-        // Function indexes are worth keeping for as large a `.debug_info` as
-        // its sections are worth caching.
-        let saved = cache.and_then(|(cache, key)| {
-            let info = loaded
-                .as_ref()?
-                .iter()
-                .find(|(id, _)| *id == gimli::SectionId::DebugInfo);
-            let bytes: &[u8] = info?.1.as_ref().ok()?;
-            cache
-                .wants(bytes.len())
-                .then(|| index::SavedIndexes::load(cache, key, bytes))
-        });
-        let dwarf = match loaded {
-            Some(loaded) => Some(
-                gimli::DwarfSections::load(|id| {
-                    loaded
-                        .iter()
-                        .find(|(i, _)| *i == id)
-                        .map(|(_, r)| r.clone())
-                        .unwrap_or_else(|| Ok(empty()))
-                })
-                .map_err(|e| format!("reading DWARF: {e}"))?,
-            ),
-            None => None,
-        };
+        let (symbols, dwarf, saved) = read_symbols_and_dwarf(&obj, &owner, cache)?;
         let dwp = dwarf.as_ref().and_then(|_| load_dwp(path));
         Ok(ElfFile {
             path: path.to_path_buf(),
             build_id,
             debuglink,
-            segments,
+            segments: load_segments(&obj),
             symbols,
             debug_symbols: Vec::new(),
             dwarf,
@@ -241,76 +201,6 @@ impl ElfFile {
         self.saved.as_ref().map_or(0, index::SavedIndexes::len)
     }
 
-    /// The indexes of `vaddrs` to look up, in groups to hand to worker
-    /// threads whole: the addresses of one DWARF compilation unit (by
-    /// `.debug_aranges`) together, so that each unit is parsed by one thread
-    /// only, heaviest unit first (by its size, plus a little per address),
-    /// so that the last groups taken are small and the threads finish
-    /// together. Addresses in no unit, and all those of a file without
-    /// DWARF, come last, in runs of 256. Each group is in address order;
-    /// `None` addresses are left out.
-    pub(crate) fn lookup_groups(&self, vaddrs: &[Option<u64>]) -> Vec<Vec<usize>> {
-        const RUN: usize = 256;
-        const PER_ADDRESS: u64 = 4096;
-        let mut order: Vec<(u64, usize)> = vaddrs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, v)| Some(((*v)?, i)))
-            .collect();
-        order.sort_unstable();
-        let units = self.unit_ranges();
-        let mut by_unit: std::collections::HashMap<usize, Vec<usize>> = Default::default();
-        let mut rest = Vec::new();
-        for &(v, i) in &order {
-            let after = units.ranges.partition_point(|r| r.0 <= v);
-            match after.checked_sub(1).and_then(|j| units.ranges.get(j)) {
-                Some(&(_, end, unit)) if v < end => by_unit.entry(unit).or_default().push(i),
-                _ => rest.push(i),
-            }
-        }
-        let mut groups: Vec<(u64, Vec<usize>)> = by_unit
-            .into_iter()
-            .map(|(unit, list)| {
-                let size = units.sizes.get(&unit).copied().unwrap_or(0);
-                (size + PER_ADDRESS * list.len() as u64, list)
-            })
-            .collect();
-        groups.sort_by_key(|(weight, list)| (std::cmp::Reverse(*weight), list.first().copied()));
-        let mut out: Vec<Vec<usize>> = groups.into_iter().map(|(_, list)| list).collect();
-        out.extend(rest.chunks(RUN).map(<[usize]>::to_vec));
-        out
-    }
-
-    /// The compilation units' address ranges from `.debug_aranges` (sorted
-    /// `(start, end, unit offset)`) and their sizes; empty without DWARF.
-    fn unit_ranges(&self) -> UnitRanges {
-        let mut out = UnitRanges::default();
-        let Some(sections) = &self.dwarf else {
-            return out;
-        };
-        let dwarf = sections.borrow(|b| Reader::new(b.clone(), self.endian));
-        let mut units = dwarf.units();
-        while let Ok(Some(header)) = units.next() {
-            if let Some(offset) = header.debug_info_offset() {
-                out.sizes
-                    .insert(offset.0, header.length_including_self() as u64);
-            }
-        }
-        let mut headers = dwarf.debug_aranges.headers();
-        while let Ok(Some(header)) = headers.next() {
-            let unit = header.debug_info_offset().0;
-            let mut entries = header.entries();
-            while let Ok(Some(e)) = entries.next() {
-                if e.length() > 0 {
-                    let end = e.address().saturating_add(e.length());
-                    out.ranges.push((e.address(), end, unit));
-                }
-            }
-        }
-        out.ranges.sort_unstable();
-        out
-    }
-
     /// Borrows a debug file's DWARF and symbols for this (stripped) file's
     /// lookups. As for pprof, a function is named by the binary's own
     /// symbols first; the debug file's symbols come second.
@@ -325,11 +215,90 @@ impl ElfFile {
     }
 }
 
-/// See [`ElfFile::unit_ranges`].
-#[derive(Default)]
-struct UnitRanges {
-    ranges: Vec<(u64, u64, usize)>,
-    sizes: std::collections::HashMap<usize, u64>,
+/// The file's `PT_LOAD` segments that hold file bytes.
+fn load_segments(obj: &object::File<'_>) -> Vec<Segment> {
+    obj.segments()
+        .filter_map(|s| {
+            let (offset, filesz) = s.file_range();
+            (filesz > 0).then_some(Segment {
+                vaddr: s.address(),
+                offset,
+                filesz,
+            })
+        })
+        .collect()
+}
+
+/// The file's text symbols, its DWARF sections (when it has `.debug_info`)
+/// and the function indexes earlier runs saved for them. The symbol table
+/// is read while the DWARF sections inflate.
+fn read_symbols_and_dwarf(
+    obj: &object::File<'_>,
+    owner: &Arc<Owner>,
+    cache: Option<(&SectionCache, &str)>,
+) -> Result<Symbols, ElfError> {
+    let (symbols, loaded) = std::thread::scope(|scope| {
+        let loader = obj
+            .section_by_name(".debug_info")
+            .map(|_| scope.spawn(|| load_sections_parallel(obj, owner, cache)));
+        let symbols = text_symbols(obj);
+        (symbols, loader.map(|h| h.join().unwrap_or_default()))
+    });
+    // Function indexes are worth keeping for as large a `.debug_info` as
+    // its sections are worth caching.
+    let saved = cache.and_then(|(cache, key)| {
+        let info = loaded
+            .as_ref()?
+            .iter()
+            .find(|(id, _)| *id == gimli::SectionId::DebugInfo);
+        let bytes: &[u8] = info?.1.as_ref().ok()?;
+        cache
+            .wants(bytes.len())
+            .then(|| index::SavedIndexes::load(cache, key, bytes))
+    });
+    let dwarf = match loaded {
+        Some(loaded) => Some(
+            gimli::DwarfSections::load(|id| {
+                loaded
+                    .iter()
+                    .find(|(i, _)| *i == id)
+                    .map(|(_, r)| r.clone())
+                    .unwrap_or_else(|| Ok(empty()))
+            })
+            .map_err(ElfError::Dwarf)?,
+        ),
+        None => None,
+    };
+    Ok((symbols, dwarf, saved))
+}
+
+/// What [`read_symbols_and_dwarf`] reads.
+type Symbols = (
+    Vec<(u64, u64, String)>,
+    Option<gimli::DwarfSections<SectionBytes>>,
+    Option<index::SavedIndexes>,
+);
+
+/// Why an ELF file cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ElfError {
+    /// It cannot be opened or mapped (the system's reason).
+    Io(String),
+    /// It is not an ELF file (with the parser's reason, when it gave one).
+    NotElf(Option<String>),
+    /// One of its DWARF sections cannot be read.
+    Dwarf(SectionError),
+}
+
+impl fmt::Display for ElfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ElfError::Io(why) => f.write_str(why),
+            ElfError::NotElf(Some(why)) => write!(f, "not an ELF file: {why}"),
+            ElfError::NotElf(None) => f.write_str("not an ELF file"),
+            ElfError::Dwarf(e) => write!(f, "reading DWARF: {e}"),
+        }
+    }
 }
 
 /// The nearest symbol at or below `vaddr` in a sorted table, when its size
@@ -338,87 +307,6 @@ fn covering(symbols: &[(u64, u64, String)], vaddr: u64) -> Option<&str> {
     let after = symbols.partition_point(|(a, _, _)| *a <= vaddr);
     let (addr, size, name) = symbols.get(after.checked_sub(1)?)?;
     (*size == 0 || vaddr - addr < *size).then_some(name.as_str())
-}
-
-/// Looks up frames for addresses of one file; not shared across threads.
-pub(crate) struct Resolver<'a> {
-    file: &'a ElfFile,
-    context: Option<addr2line::Context<Reader>>,
-}
-
-impl Drop for Resolver<'_> {
-    fn drop(&mut self) {
-        if let (Some(ctx), Ok(mut pool)) = (self.context.take(), self.file.contexts.lock()) {
-            pool.push(ctx);
-        }
-    }
-}
-
-impl Resolver<'_> {
-    /// The frames at `vaddr`, innermost inlined frame first, ending with the
-    /// function that contains it; from DWARF when it knows the address, else
-    /// from the symbol table; empty when neither does.
-    pub(crate) fn frames(&self, vaddr: u64) -> Vec<Frame> {
-        let mut out = Vec::new();
-        if let Some(ctx) = &self.context {
-            let mut lookup = ctx.find_frames(vaddr);
-            let frames = loop {
-                match lookup {
-                    addr2line::LookupResult::Output(r) => break r,
-                    addr2line::LookupResult::Load { load, continuation } => {
-                        let dwo = self
-                            .file
-                            .dwp
-                            .as_ref()
-                            .and_then(|p| p.find_cu(load.dwo_id, &load.parent).ok().flatten())
-                            .map(Arc::new);
-                        lookup = continuation.resume(dwo);
-                    }
-                }
-            };
-            if let Ok(mut frames) = frames {
-                while let Ok(Some(frame)) = frames.next() {
-                    let name = frame
-                        .function
-                        .as_ref()
-                        .and_then(|f| f.raw_name().ok().map(|n| n.into_owned()))
-                        .unwrap_or_default();
-                    let (file, line) = frame
-                        .location
-                        .map(|l| (l.file.unwrap_or_default().to_string(), l.line.unwrap_or(0)))
-                        .unwrap_or_default();
-                    out.push(Frame { name, file, line });
-                }
-            }
-        }
-        // The outermost frame (the function holding the address) is named by
-        // the file's own symbol table when a symbol covers the address, as
-        // llvm-symbolizer names it for pprof; else by DWARF; else by the
-        // detached debug file's symbol table. DWARF names the inlined ones.
-        let own = self.file.symbol(vaddr);
-        match out.last_mut() {
-            Some(last) => {
-                if let Some(s) = own {
-                    last.name = s.to_string();
-                } else if last.name.is_empty()
-                    && let Some(s) = self.file.debug_symbol(vaddr)
-                {
-                    last.name = s.to_string();
-                }
-            }
-            None => {
-                if let Some(s) = own.or_else(|| self.file.debug_symbol(vaddr)) {
-                    out.push(Frame {
-                        name: s.to_string(),
-                        file: String::new(),
-                        line: 0,
-                    });
-                }
-            }
-        }
-        out.retain(|f| !f.name.is_empty());
-        out
-    }
 }
 
 /// The file's function symbols as llvm-symbolizer (pprof's symbolizer) sees
@@ -456,9 +344,10 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::symbolize::Frame;
 
     /// A file with these `(vaddr, offset, filesz)` segments and symbols, no DWARF.
-    fn file(
+    pub(super) fn file(
         segments: &[(u64, u64, u64)],
         symbols: Vec<(u64, u64, String)>,
         debug_symbols: Vec<(u64, u64, String)>,
@@ -516,59 +405,6 @@ mod tests {
         assert!(f.can_be_mapped_as(&m(0, 0x1e000)));
         assert!(!f.can_be_mapped_as(&m(0x22000, 0x1000)));
         assert!(!f.can_be_mapped_as(&m(0xd000, 0x200000)));
-    }
-
-    /// Every `Some` address exactly once, each group in address order.
-    fn check_partition(groups: &[Vec<usize>], vaddrs: &[Option<u64>]) {
-        let mut seen: Vec<usize> = groups.iter().flatten().copied().collect();
-        for g in groups {
-            assert!(g.windows(2).all(|w| vaddrs[w[0]] <= vaddrs[w[1]]), "{g:?}");
-        }
-        seen.sort_unstable();
-        let want: Vec<usize> = (0..vaddrs.len()).filter(|&i| vaddrs[i].is_some()).collect();
-        assert_eq!(seen, want);
-    }
-
-    #[test]
-    fn lookup_groups_without_dwarf_are_runs_of_sorted_addresses() {
-        let f = file(&[(0, 0, 0x10000)], vec![], vec![]);
-        let vaddrs: Vec<Option<u64>> = (0..600u64)
-            .map(|i| (i % 7 != 0).then_some(5000 - i))
-            .collect();
-        let groups = f.lookup_groups(&vaddrs);
-        check_partition(&groups, &vaddrs);
-        let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![256, 256, 2]);
-        assert_eq!(vaddrs[groups[0][0]], Some(5000 - 599));
-    }
-
-    #[test]
-    fn lookup_groups_follow_compilation_units() {
-        let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mini-envoy/mini-envoy");
-        let f = ElfFile::open(&bin, None).unwrap();
-        let units = f.unit_ranges();
-        assert!(units.ranges.len() > 1 && units.sizes.len() > 1);
-        let unit_of = |v: u64| {
-            units
-                .ranges
-                .iter()
-                .find(|r| r.0 <= v && v < r.1)
-                .map(|r| r.2)
-        };
-        let mut vaddrs: Vec<Option<u64>> = f.symbols.iter().map(|s| Some(s.0)).collect();
-        vaddrs.push(None);
-        let groups = f.lookup_groups(&vaddrs);
-        check_partition(&groups, &vaddrs);
-        let mut units_seen = Vec::new();
-        for g in &groups {
-            let u = unit_of(vaddrs[g[0]].unwrap());
-            assert!(g.iter().all(|&i| unit_of(vaddrs[i].unwrap()) == u));
-            if u.is_some() {
-                assert!(!units_seen.contains(&u), "unit {u:?} in two groups");
-                units_seen.push(u);
-            }
-        }
-        assert!(units_seen.len() > 1);
     }
 
     /// Function indexes are saved after lookups, given to the next run's

@@ -42,7 +42,7 @@ impl SectionBytes {
 
 pub(super) enum Owner {
     Map(memmap2::Mmap),
-    /// A cache entry this run wrote (see [`cache::Pending`]).
+    /// A cache entry this run wrote (see [`SectionCache::create`]).
     Written(memmap2::MmapMut),
     Vec(Vec<u8>),
 }
@@ -83,6 +83,21 @@ unsafe impl stable_deref_trait::CloneStableDeref for SectionBytes {}
 
 pub(super) type Reader = gimli::EndianReader<gimli::RunTimeEndian, SectionBytes>;
 
+/// Why a section's bytes cannot be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SectionError {
+    /// The section, `.debug_info`.
+    name: String,
+    /// Why (a corrupt compression header, invalid zlib data...).
+    why: String,
+}
+
+impl std::fmt::Display for SectionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.name, self.why)
+    }
+}
+
 /// One section's bytes: a slice of the map when it is stored uncompressed,
 /// else its inflated bytes (from `cache` when it has them).
 fn load_section(
@@ -90,14 +105,16 @@ fn load_section(
     owner: &Arc<Owner>,
     name: &str,
     cache: Option<(&SectionCache, &str)>,
-) -> Result<SectionBytes, String> {
+) -> Result<SectionBytes, SectionError> {
     use object::ObjectSection;
     let Some(section) = obj.section_by_name(name) else {
         return Ok(empty());
     };
-    let compressed = section
-        .compressed_data()
-        .map_err(|e| format!("{name}: {e}"))?;
+    let fail = |why: String| SectionError {
+        name: name.to_string(),
+        why,
+    };
+    let compressed = section.compressed_data().map_err(|e| fail(e.to_string()))?;
     let bytes = if compressed.format == object::CompressionFormat::None {
         // A slice of the map: share the map, remember where.
         let b = compressed.data;
@@ -105,7 +122,7 @@ fn load_section(
         let start = (b.as_ptr() as usize).saturating_sub(base);
         SectionBytes::new(owner.clone(), start..start + b.len())
     } else {
-        match inflate(name, compressed, cache).map_err(|e| format!("{name}: {e}"))? {
+        match inflate(name, compressed, cache).map_err(fail)? {
             cache::Bytes::Map(map, range) => SectionBytes::new(Arc::new(Owner::Map(map)), range),
             cache::Bytes::Written(map, range) => {
                 SectionBytes::new(Arc::new(Owner::Written(map)), range)
@@ -194,7 +211,7 @@ pub(super) fn load_sections_parallel(
     obj: &object::File<'_>,
     owner: &Arc<Owner>,
     cache: Option<(&SectionCache, &str)>,
-) -> Vec<(gimli::SectionId, Result<SectionBytes, String>)> {
+) -> Vec<(gimli::SectionId, Result<SectionBytes, SectionError>)> {
     use gimli::SectionId as S;
     use object::ObjectSection;
     const NEEDED: &[gimli::SectionId] = &[

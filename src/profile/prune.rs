@@ -15,7 +15,7 @@ use std::collections::HashSet;
 
 use regex::Regex;
 
-use crate::profile::{LocationId, Profile};
+use super::{LocationId, Profile};
 
 /// pprof's list of allocator functions for heap profiles (`allocRxStr`),
 /// matched against whole simplified names.
