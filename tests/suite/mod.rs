@@ -1,3 +1,4 @@
+mod architecture;
 mod attribute;
 mod attribute_cli;
 mod bad_input;
