@@ -142,6 +142,10 @@ pub enum ParseError {
     },
     /// A protobuf could not be decoded or is inconsistent.
     Protobuf(String),
+    /// A text profile parsed, but its tables do not refer to each other
+    /// consistently (pprof's `CheckValid`); protobufs say
+    /// [`ParseError::Protobuf`] instead.
+    Inconsistent(String),
 }
 
 impl ParseError {
@@ -172,6 +176,7 @@ impl fmt::Display for ParseError {
             ParseError::NoStacks => write!(f, "profile header found but no stack follows it"),
             ParseError::Line { why, text } => write!(f, "{why}: {text:?}"),
             ParseError::Protobuf(why) => write!(f, "malformed pprof protobuf: {why}"),
+            ParseError::Inconsistent(why) => write!(f, "inconsistent profile: {why}"),
         }
     }
 }

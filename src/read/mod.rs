@@ -59,11 +59,18 @@ pub fn parse_reader(reader: impl Read, path: &str, limits: &Limits) -> Result<Pr
         s.path = path.to_string();
     }
     profile.validate().map_err(|why| {
-        Error::parse(
-            path,
-            None,
-            ParseError::Protobuf(format!("inconsistent profile: {why}")),
-        )
+        // Each reader validates what it built; only a protobuf's own tables
+        // can be inconsistent as written.
+        let protobuf = profile
+            .sources
+            .first()
+            .is_some_and(|s| s.format == crate::profile::Format::Pprof);
+        let kind = if protobuf {
+            ParseError::Protobuf(format!("inconsistent profile: {why}"))
+        } else {
+            ParseError::Inconsistent(why.to_string())
+        };
+        Error::parse(path, None, kind)
     })?;
     Ok(profile)
 }
