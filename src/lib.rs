@@ -36,6 +36,7 @@ pub mod read;
 pub mod render;
 mod report;
 pub mod symbolize;
+pub mod units;
 
 mod run_gate;
 
@@ -488,7 +489,7 @@ fn flamegraph_svg(
     let flame =
         analysis::flame::flame(new, index, rules, opts.owner.as_deref()).map_err(Error::Usage)?;
     let st = &new.sample_types[index];
-    let count_name = render::units::count_name(&st.unit);
+    let count_name = units::count_name(&st.unit);
     let mut svg_opts = render::flamegraph::SvgOptions {
         count_name: count_name.to_string(),
         icicle: opts.icicle,
@@ -507,13 +508,13 @@ fn flamegraph_svg(
             format!(
                 "{what} of {}: {}",
                 render::text::files_label(&config.inputs),
-                render::units::scaled(flame.total, &st.unit)
+                units::scaled(flame.total, &st.unit)
             )
         });
         svg_opts.legend = flame
             .owners
             .iter()
-            .map(|(o, v)| (o.clone(), render::units::scaled(*v, &st.unit)))
+            .map(|(o, v)| (o.clone(), units::scaled(*v, &st.unit)))
             .collect();
         render::flamegraph::write_svg(&mut svg, &flame.folded, &flame.frame_owners, &svg_opts)
     } else {
@@ -650,7 +651,7 @@ fn frameless_warning(merged: &Profile, index: usize) -> Option<String> {
     Some(format!(
         "{}: {count} stack(s) without any frame ({} {}) are left out of the totals, as pprof -raw leaves them out",
         paths.join(", "),
-        render::units::scaled(value, &kind.unit),
+        units::scaled(value, &kind.unit),
         kind.kind
     ))
 }
@@ -681,9 +682,9 @@ fn truncation_warning(merged: &Profile, index: usize) -> Option<String> {
     let effect = if missing > 0 {
         format!(
             "{} {} ({}) in the headers is in no listed stack and not in these totals",
-            render::units::scaled(missing, &kind.unit),
+            units::scaled(missing, &kind.unit),
             kind.kind,
-            render::units::percentage(missing, header).trim()
+            units::percentage(missing, header).trim()
         )
     } else {
         format!("{} is complete; other sample types lost stacks", kind.kind)

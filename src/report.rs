@@ -93,7 +93,7 @@ fn fitted_svg(
                 "Frames narrower than {} px ({:.3}% of the total, about {}) are left out{}.",
                 opts.min_width,
                 opts.min_width / 1180.0 * 100.0,
-                render::units::scaled(below, unit),
+                crate::units::scaled(below, unit),
                 if opts.min_width > 0.1 {
                     " so that the report stays small enough for a browser"
                 } else {
@@ -273,17 +273,17 @@ pub(crate) fn run_report(
         opts.max_flamegraph_bytes
     };
     let flame = analysis::flame::flame(last, index, rules, None).map_err(Error::Usage)?;
-    let count_name = render::units::count_name(&unit).to_string();
+    let count_name = crate::units::count_name(&unit).to_string();
     let legend: Vec<(String, String)> = flame
         .owners
         .iter()
-        .map(|(o, v)| (o.clone(), render::units::scaled(*v, &unit)))
+        .map(|(o, v)| (o.clone(), crate::units::scaled(*v, &unit)))
         .collect();
     let base_opts = SvgOptions {
         title: format!(
             "{kind} of {}: {}",
             paths[paths.len() - 1],
-            render::units::scaled(flame.total, &unit)
+            crate::units::scaled(flame.total, &unit)
         ),
         count_name: count_name.clone(),
         legend,

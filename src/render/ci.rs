@@ -6,8 +6,8 @@ use std::io::Write;
 
 use super::gate::{explain, headline, share_text};
 use super::text::signed;
-use super::units::scaled;
 use crate::analysis::gate::{Gate, Status, Verdict};
+use crate::units::scaled;
 
 /// Escapes the message of a workflow command, as GitHub's toolkit does
 /// (`%` -> `%25`, CR -> `%0D`, LF -> `%0A`).

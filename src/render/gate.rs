@@ -6,9 +6,9 @@ use std::io::Write;
 
 use super::markdown::cell;
 use super::text::signed;
-use super::units::scaled;
 use crate::analysis::budgets::Bound;
 use crate::analysis::gate::{Check, Gate, Run, Scope, Status, Verdict};
+use crate::units::scaled;
 
 /// The most characters the Markdown comment may have. GitHub refuses
 /// comments over 65,536 characters; the rest is a margin.

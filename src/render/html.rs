@@ -12,10 +12,10 @@ use serde::Serialize;
 
 use super::flamegraph::{hex, owner_color, xml_escape};
 use super::text::{files_label, share_text, signed, signed_share};
-use super::units::{percentage, scaled};
 use crate::analysis::diff::DiffRow;
 use crate::analysis::report::Report;
 use crate::analysis::series::Series;
+use crate::units::{percentage, scaled};
 
 const TEMPLATE: &str = include_str!("../../templates/report.html");
 

@@ -3,10 +3,10 @@
 use std::io::Write;
 
 use super::text::share_text;
-use super::units::scaled;
 use crate::analysis::attribution::AttributionView;
 use crate::analysis::top::Top;
 use crate::attribute::Tier;
+use crate::units::scaled;
 
 /// Escapes the characters that would break a table cell or start markup.
 pub fn cell(text: &str) -> String {
@@ -158,9 +158,9 @@ pub fn write_top(
             out,
             "| {} | {} | {} | {} | {} |",
             scaled(r.flat, unit),
-            super::units::percentage(r.flat, top.total).trim(),
+            crate::units::percentage(r.flat, top.total).trim(),
             scaled(r.cum, unit),
-            super::units::percentage(r.cum, top.total).trim(),
+            crate::units::percentage(r.cum, top.total).trim(),
             cell(&r.name)
         )?;
     }
@@ -450,9 +450,9 @@ pub fn report_summary(r: &crate::analysis::report::Report) -> String {
             s,
             "| {} | {} | {} | {} | {} |",
             scaled(f.flat, unit),
-            super::units::percentage(f.flat, r.total).trim(),
+            crate::units::percentage(f.flat, r.total).trim(),
             scaled(f.cum, unit),
-            super::units::percentage(f.cum, r.total).trim(),
+            crate::units::percentage(f.cum, r.total).trim(),
             clipped(&f.name)
         );
     }

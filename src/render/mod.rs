@@ -12,4 +12,3 @@ pub mod json;
 pub mod markdown;
 pub mod pprof;
 pub mod text;
-pub mod units;

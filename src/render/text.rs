@@ -2,11 +2,11 @@
 
 use std::io::Write;
 
-use super::units::{percentage, scaled};
 use crate::analysis::attribution::AttributionView;
 use crate::analysis::info::Info;
 use crate::analysis::top::Top;
 use crate::attribute::Tier;
+use crate::units::{percentage, scaled};
 
 /// Writes the top table, pprof's `-text` layout, limited to `nodecount` rows
 /// (0: all). `inputs` names the files the profile came from.
