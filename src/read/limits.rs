@@ -16,6 +16,9 @@ use crate::units::parse_size;
 /// Byte counts in the readers' messages (`4 GiB`), from [`crate::units`].
 pub(crate) use crate::units::bytes_text;
 
+// Defined in the error module, whose message for a gzip bomb names it.
+pub use crate::error::MAX_DECOMPRESSED_ENV;
+
 /// Frames in one stack. gperftools records at most 32 (64 when rebuilt),
 /// jemalloc 128, tcmalloc 64, Go 128.
 pub const MAX_STACK_DEPTH: usize = 4096;
@@ -53,12 +56,6 @@ pub const GZIP_RATIO_FLOOR: u64 = 64 << 20;
 /// (1 GiB), unless [`MAX_PROTOBUF_ENV`] says otherwise. Real heap profiles
 /// in this format are a few megabytes.
 pub const MAX_PROTOBUF: u64 = 1 << 30;
-
-/// The environment variable that sets the decompressed size allowed for a
-/// gzip stream: a size as [`crate::units::parse_size`] reads it (`8G`,
-/// `512MiB`: powers of 1024); when set, the ratio check ([`MAX_GZIP_RATIO`])
-/// is off.
-pub const MAX_DECOMPRESSED_ENV: &str = "HEAPCOST_MAX_DECOMPRESSED";
 
 /// The environment variable that sets [`MAX_PROTOBUF`]: a size, as for
 /// [`MAX_DECOMPRESSED_ENV`].
