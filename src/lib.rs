@@ -531,7 +531,7 @@ fn flamegraph_svg(
                 "{what}, {} -> {}: {} (red grew, blue shrank)",
                 render::text::files_label(&opts.base),
                 render::text::files_label(&config.inputs),
-                render::text::signed(delta, &st.unit)
+                units::signed(delta, &st.unit)
             )
         });
         render::flamegraph::write_diff_svg(&mut svg, &base_folded, &flame.folded, &svg_opts)
@@ -583,7 +583,7 @@ fn attribution_warning(view: &analysis::attribution::AttributionView) -> Option<
     if unsymbolized == 0 {
         return None;
     }
-    let share = render::text::share_text(if view.total == 0 {
+    let share = units::share_text(if view.total == 0 {
         0.0
     } else {
         unsymbolized as f64 / view.total as f64

@@ -308,7 +308,7 @@ pub(crate) fn run_report(
                 title: format!(
                     "{kind}, base -> {}: {} (red grew, blue shrank)",
                     paths[paths.len() - 1],
-                    render::text::signed(d.total.delta, &unit)
+                    crate::units::signed(d.total.delta, &unit)
                 ),
                 count_name,
                 image_width: Some(1200),

@@ -4,10 +4,9 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
-use super::gate::{explain, headline, share_text};
-use super::text::signed;
+use super::gate::{explain, headline};
 use crate::analysis::gate::{Gate, Status, Verdict};
-use crate::units::scaled;
+use crate::units::{scaled, signed, signed_share};
 
 /// Escapes the message of a workflow command, as GitHub's toolkit does
 /// (`%` -> `%25`, CR -> `%0D`, LF -> `%0A`).
@@ -124,7 +123,7 @@ pub fn write_junit(out: &mut dyn Write, g: &Gate, warnings: &[String]) -> std::i
             scaled(c.base, &g.unit),
             scaled(c.new, &g.unit),
             signed(c.delta, &g.unit),
-            share_text(c.delta_share, c.new)
+            signed_share(c.delta_share, c.new)
         );
         let origin = match c.origin.line {
             Some(line) => format!("{}:{line}", c.origin.path),

@@ -5,10 +5,9 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use super::markdown::cell;
-use super::text::signed;
 use crate::analysis::budgets::Bound;
 use crate::analysis::gate::{Check, Gate, Run, Scope, Status, Verdict};
-use crate::units::scaled;
+use crate::units::{scaled, signed, signed_share};
 
 /// The most characters the Markdown comment may have. GitHub refuses
 /// comments over 65,536 characters; the rest is a margin.
@@ -19,15 +18,6 @@ pub const MARKDOWN_STACKS: usize = 20;
 
 /// Growing stacks the terminal output lists.
 pub const TEXT_STACKS: usize = 5;
-
-/// `+12.50%`, `new` (base 0, new not), `-` (both 0).
-pub fn share_text(share: Option<f64>, new: i64) -> String {
-    match share {
-        Some(s) => format!("{:+.2}%", s * 100.0),
-        None if new == 0 => "-".to_string(),
-        None => "new".to_string(),
-    }
-}
 
 /// `1 of 3 limits broken`, `all 3 limits hold`.
 pub fn headline(g: &Gate) -> String {
@@ -64,7 +54,7 @@ pub fn explain(g: &Gate, c: &Check) -> String {
         scaled(c.base, unit),
         scaled(c.new, unit),
         signed(c.delta, unit),
-        share_text(c.delta_share, c.new)
+        signed_share(c.delta_share, c.new)
     );
     let limit = c.limit.trim();
     let verdict = match (c.status, c.bound) {
@@ -119,7 +109,7 @@ pub fn write_text(out: &mut dyn Write, g: &Gate) -> std::io::Result<()> {
         scaled(t.base, unit),
         scaled(t.new, unit),
         signed(t.delta, unit),
-        share_text(t.delta_share, t.new),
+        signed_share(t.delta_share, t.new),
         scaled(g.noise_floor, unit)
     )?;
     writeln!(out)?;
@@ -133,7 +123,7 @@ pub fn write_text(out: &mut dyn Write, g: &Gate) -> std::io::Result<()> {
                 scaled(c.base, unit),
                 scaled(c.new, unit),
                 signed(c.delta, unit),
-                share_text(c.delta_share, c.new),
+                signed_share(c.delta_share, c.new),
                 c.status.as_str().to_string(),
             ]
         })
@@ -269,7 +259,7 @@ fn markdown_within(g: &Gate, warnings: &[String], limit: usize) -> String {
         scaled(t.base, unit),
         scaled(t.new, unit),
         signed(t.delta, unit),
-        share_text(t.delta_share, t.new)
+        signed_share(t.delta_share, t.new)
     );
     let growers = top_growers(g, 3);
     if t.delta > 0 && !growers.is_empty() {
@@ -296,7 +286,7 @@ fn markdown_within(g: &Gate, warnings: &[String], limit: usize) -> String {
             scaled(c.base, unit),
             scaled(c.new, unit),
             signed(c.delta, unit),
-            share_text(c.delta_share, c.new)
+            signed_share(c.delta_share, c.new)
         );
         if !md.push(&row) {
             md.note(&format!(
@@ -399,7 +389,7 @@ fn write_details(md: &mut Bounded, g: &Gate) {
                 scaled(r.base, unit),
                 scaled(r.new, unit),
                 signed(r.delta, unit),
-                share_text(r.delta_share, r.new)
+                signed_share(r.delta_share, r.new)
             );
             if !md.push(&row) {
                 md.note(&format!("| ... {} more | | | | |\n", rows.len() - i));

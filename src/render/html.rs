@@ -11,11 +11,11 @@ use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
 use super::flamegraph::{hex, owner_color, xml_escape};
-use super::text::{files_label, share_text, signed, signed_share};
+use super::text::files_label;
 use crate::analysis::diff::DiffRow;
 use crate::analysis::report::Report;
 use crate::analysis::series::Series;
-use crate::units::{percentage, scaled};
+use crate::units::{percentage, scaled, share_text, signed, signed_share};
 
 const TEMPLATE: &str = include_str!("../../templates/report.html");
 
@@ -81,7 +81,7 @@ fn delta_rows(rows: &[DiffRow], unit: &str, n: usize) -> Vec<DeltaRow> {
             base: scaled(r.base, unit),
             new: scaled(r.new, unit),
             delta: signed(r.delta, unit),
-            share: signed_share(r),
+            share: signed_share(r.delta_share, r.new),
             class: class(r.delta),
         })
         .collect()
@@ -290,7 +290,7 @@ pub fn render_html(
             label: format!("growth from {from}"),
             value: signed(g, unit),
             note: match &r.diff {
-                Some(d) => signed_share(&d.total),
+                Some(d) => signed_share(d.total.delta_share, d.total.new),
                 None => String::new(),
             },
             class: class(g),

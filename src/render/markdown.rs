@@ -2,11 +2,10 @@
 
 use std::io::Write;
 
-use super::text::share_text;
 use crate::analysis::attribution::AttributionView;
 use crate::analysis::top::Top;
 use crate::attribute::Tier;
-use crate::units::scaled;
+use crate::units::{scaled, share_text};
 
 /// Escapes the characters that would break a table cell or start markup.
 pub fn cell(text: &str) -> String {
@@ -175,7 +174,7 @@ pub fn write_diff(
     nodecount: usize,
     warnings: &[String],
 ) -> std::io::Result<()> {
-    use super::text::{signed, signed_share};
+    use crate::units::{signed, signed_share};
     let unit = diff.unit.as_str();
     let t = &diff.total;
     writeln!(out, "### heapcost: what changed")?;
@@ -187,7 +186,7 @@ pub fn write_diff(
         scaled(t.base, unit),
         scaled(t.new, unit),
         signed(t.delta, unit),
-        signed_share(t)
+        signed_share(t.delta_share, t.new)
     )?;
     for w in warnings {
         writeln!(out)?;
@@ -216,7 +215,7 @@ pub fn write_diff(
                 scaled(r.base, unit),
                 scaled(r.new, unit),
                 signed(r.delta, unit),
-                signed_share(r)
+                signed_share(r.delta_share, r.new)
             )?;
         }
     }
@@ -229,7 +228,8 @@ pub fn write_series(
     s: &crate::analysis::series::Series,
     warnings: &[String],
 ) -> std::io::Result<()> {
-    use super::text::{signed, sparkline};
+    use super::text::sparkline;
+    use crate::units::signed;
     let unit = s.unit.as_str();
     writeln!(out, "### heapcost: {} snapshots", s.snapshots.len())?;
     writeln!(out)?;
@@ -322,7 +322,7 @@ fn clipped(text: &str) -> String {
 /// [`COMMENT_LIMIT`] characters: names are clipped, tables are cut, and a
 /// last line says so when the text had to be cut.
 pub fn report_summary(r: &crate::analysis::report::Report) -> String {
-    use super::text::{signed, signed_share};
+    use crate::units::{signed, signed_share};
     use std::fmt::Write as _;
     let unit = r.unit.as_str();
     let a = &r.attribution;
@@ -347,7 +347,7 @@ pub fn report_summary(r: &crate::analysis::report::Report) -> String {
     if let (Some(g), Some(from)) = (r.growth, &r.growth_from) {
         let _ = write!(s, ", **{}** from the {from}", signed(g, unit));
         if let Some(d) = &r.diff {
-            let _ = write!(s, " ({})", signed_share(&d.total));
+            let _ = write!(s, " ({})", signed_share(d.total.delta_share, d.total.new));
         }
     }
     if let Some(series) = &r.series {
@@ -409,7 +409,7 @@ pub fn report_summary(r: &crate::analysis::report::Report) -> String {
                 scaled(row.base, unit),
                 scaled(row.new, unit),
                 signed(row.delta, unit),
-                signed_share(row)
+                signed_share(row.delta_share, row.new)
             );
         }
     }

@@ -6,7 +6,7 @@ use crate::analysis::attribution::AttributionView;
 use crate::analysis::info::Info;
 use crate::analysis::top::Top;
 use crate::attribute::Tier;
-use crate::units::{percentage, scaled};
+use crate::units::{percentage, scaled, share_text, signed, signed_share};
 
 /// Writes the top table, pprof's `-text` layout, limited to `nodecount` rows
 /// (0: all). `inputs` names the files the profile came from.
@@ -308,33 +308,10 @@ fn write_matrix(out: &mut dyn Write, view: &AttributionView) -> std::io::Result<
     Ok(())
 }
 
-/// `97.84%` for a share in 0..1.
-pub fn share_text(share: f64) -> String {
-    format!("{:.2}%", share * 100.0)
-}
-
 /// A 20-character bar for a share in 0..1.
 fn bar(share: f64) -> String {
     let n = (share.clamp(0.0, 1.0) * 20.0).round() as usize;
     "#".repeat(n)
-}
-
-/// `+1.50MB`, `-2kB`, `0` for a change.
-pub fn signed(value: i64, unit: &str) -> String {
-    if value > 0 {
-        format!("+{}", scaled(value, unit))
-    } else {
-        scaled(value, unit)
-    }
-}
-
-/// `+12.50%`, `-3.00%`, `new` (base 0), `-` (0 on both sides) for a row's relative change.
-pub fn signed_share(row: &crate::analysis::diff::DiffRow) -> String {
-    match row.delta_share {
-        Some(s) => format!("{:+.2}%", s * 100.0),
-        None if row.new == 0 => "-".to_string(),
-        None => "new".to_string(),
-    }
 }
 
 /// Writes a diff: totals, owners, kinds, then the `nodecount` functions
@@ -357,7 +334,7 @@ pub fn write_diff(
         scaled(t.base, unit),
         scaled(t.new, unit),
         signed(t.delta, unit),
-        signed_share(t)
+        signed_share(t.delta_share, t.new)
     )?;
     for (title, rows) in [("owner", &diff.owners), ("kind", &diff.kinds)] {
         writeln!(out)?;
@@ -373,7 +350,7 @@ pub fn write_diff(
                 scaled(r.base, unit),
                 scaled(r.new, unit),
                 signed(r.delta, unit),
-                signed_share(r),
+                signed_share(r.delta_share, r.new),
                 r.name
             )?;
         }
@@ -392,7 +369,7 @@ pub fn write_diff(
             scaled(r.base, unit),
             scaled(r.new, unit),
             signed(r.delta, unit),
-            signed_share(r),
+            signed_share(r.delta_share, r.new),
             signed(f.cum_new.saturating_sub(f.cum_base), unit),
             r.name
         )?;
