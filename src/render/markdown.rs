@@ -303,7 +303,8 @@ pub fn write_series(
     Ok(())
 }
 
-/// The most characters a GitHub comment may hold (65,536), with room to spare.
+/// The most bytes the summary may have: GitHub refuses comments over 65,536
+/// characters; bytes are never fewer, and the rest is a margin.
 pub const COMMENT_LIMIT: usize = 65_000;
 
 /// Longest frame name or path kept in a summary table cell.
@@ -319,8 +320,8 @@ fn clipped(text: &str) -> String {
 
 /// The report's pull-request summary: headline, warnings, the memory gap,
 /// owners, growth from the base, snapshots and top functions. Always under
-/// [`COMMENT_LIMIT`] characters: names are clipped, tables are cut, and a
-/// last line says so when the text had to be cut.
+/// [`COMMENT_LIMIT`] bytes (so characters): names are clipped, tables are
+/// cut, and a last line says so when the text had to be cut.
 pub fn report_summary(r: &crate::analysis::report::Report) -> String {
     use crate::units::{signed, signed_share};
     use std::fmt::Write as _;
@@ -462,17 +463,17 @@ pub fn report_summary(r: &crate::analysis::report::Report) -> String {
 }
 
 /// Cuts `text` at a line boundary so it stays under [`COMMENT_LIMIT`]
-/// characters, saying so in a last line.
+/// bytes, saying so in a last line.
 pub fn fit_comment(text: String) -> String {
-    if text.chars().count() <= COMMENT_LIMIT {
+    if text.len() <= COMMENT_LIMIT {
         return text;
     }
     let note = "\n… (cut to fit a pull-request comment; the HTML report has everything)\n";
-    let budget = COMMENT_LIMIT - note.chars().count() - "\n</details>\n".len();
+    let budget = COMMENT_LIMIT - note.len() - "\n</details>\n".len();
     let mut out = String::new();
     let mut used = 0;
     for line in text.lines() {
-        let n = line.chars().count() + 1;
+        let n = line.len() + 1;
         if used + n > budget {
             break;
         }
@@ -487,4 +488,20 @@ pub fn fit_comment(text: String) -> String {
     }
     out.push_str(note);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_is_cut_in_bytes_like_the_gate_comment() {
+        // 40,000 characters, 80,000 bytes: under the limit in characters,
+        // over it in bytes.
+        let text = "…\n".repeat(20_000);
+        assert!(text.chars().count() <= COMMENT_LIMIT);
+        let out = fit_comment(text);
+        assert!(out.len() <= COMMENT_LIMIT, "{}", out.len());
+        assert!(out.ends_with("the HTML report has everything)\n"), "{out}");
+    }
 }
