@@ -4,14 +4,11 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
+use super::cut::{COMMENT_LIMIT, Comment, cut};
 use super::markdown::cell;
 use crate::analysis::budgets::Bound;
 use crate::analysis::gate::{Check, Gate, Run, Scope, Status, Verdict};
 use crate::units::{scaled, signed, signed_share};
-
-/// The most characters the Markdown comment may have. GitHub refuses
-/// comments over 65,536 characters; the rest is a margin.
-pub const MARKDOWN_LIMIT: usize = 65_000;
 
 /// Growing stacks the comment lists at most.
 pub const MARKDOWN_STACKS: usize = 20;
@@ -189,41 +186,8 @@ pub fn write_text(out: &mut dyn Write, g: &Gate) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A string that refuses additions past a limit, keeping room for the
-/// notes that say what was left out.
-struct Bounded {
-    text: String,
-    limit: usize,
-}
-
-impl Bounded {
-    /// Room kept for closing notes and the footer.
-    const RESERVE: usize = 1_500;
-
-    /// Appends `s` when it fits below the limit minus the reserve.
-    fn push(&mut self, s: &str) -> bool {
-        if self.text.len() + s.len() + Self::RESERVE > self.limit {
-            return false;
-        }
-        self.text.push_str(s);
-        true
-    }
-
-    /// Appends a closing note, which may use the reserve.
-    fn note(&mut self, s: &str) {
-        if self.text.len() + s.len() <= self.limit {
-            self.text.push_str(s);
-        }
-    }
-}
-
-/// `s` cut to `max` characters, with `...` when cut.
-fn cut(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_string(),
-    }
-}
+/// Room the comment keeps for its closing notes and footer.
+const RESERVE: usize = 1_500;
 
 fn status_cell(s: Status) -> &'static str {
     match s {
@@ -235,18 +199,15 @@ fn status_cell(s: Status) -> &'static str {
 
 /// The pull-request comment: the verdict, the table of limits, the stacks
 /// that grew most, warnings, then owners and kinds in a collapsed section.
-/// Never longer than [`MARKDOWN_LIMIT`] bytes (so characters): rows that do
+/// Never longer than [`COMMENT_LIMIT`] bytes (so characters): rows that do
 /// not fit are left out with a note saying how many.
 pub fn markdown(g: &Gate, warnings: &[String]) -> String {
-    markdown_within(g, warnings, MARKDOWN_LIMIT)
+    markdown_within(g, warnings, COMMENT_LIMIT)
 }
 
 fn markdown_within(g: &Gate, warnings: &[String], limit: usize) -> String {
     let unit = g.unit.as_str();
-    let mut md = Bounded {
-        text: String::new(),
-        limit,
-    };
+    let mut md = Comment::new(limit, RESERVE);
     let title = match g.verdict {
         Verdict::Pass => "✅ heapcost gate: within budget",
         Verdict::Fail => "❌ heapcost gate: memory regression",
@@ -271,7 +232,7 @@ fn markdown_within(g: &Gate, warnings: &[String], limit: usize) -> String {
     if !failures.is_empty() {
         md.push("\n");
         for (i, c) in failures.iter().enumerate() {
-            if !md.push(&format!("- {}\n", cell(&cut(&explain(g, c), 600)))) {
+            if !md.push(&format!("- {}\n", cell(&cut(&explain(g, c), 600, "...")))) {
                 md.note(&format!("- ... and {} more\n", failures.len() - i));
                 break;
             }
@@ -282,7 +243,7 @@ fn markdown_within(g: &Gate, warnings: &[String], limit: usize) -> String {
         let row = format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             status_cell(c.status),
-            cell(&cut(&c.label(), 300)),
+            cell(&cut(&c.label(), 300, "...")),
             scaled(c.base, unit),
             scaled(c.new, unit),
             signed(c.delta, unit),
@@ -306,7 +267,7 @@ fn markdown_within(g: &Gate, warnings: &[String], limit: usize) -> String {
         runs_words(&g.new_runs),
         scaled(g.noise_floor, unit)
     ));
-    md.text
+    md.into_text()
 }
 
 fn capitalized(s: &str) -> String {
@@ -319,12 +280,12 @@ fn capitalized(s: &str) -> String {
 
 fn runs_words(runs: &[Run]) -> String {
     match runs {
-        [one] => format!("`{}`", cut(&one.path, 200).replace('`', "")),
+        [one] => format!("`{}`", cut(&one.path, 200, "...").replace('`', "")),
         _ => format!("median of {} runs", runs.len()),
     }
 }
 
-fn write_stacks(md: &mut Bounded, g: &Gate) {
+fn write_stacks(md: &mut Comment, g: &Gate) {
     if g.growing_stacks.is_empty() {
         return;
     }
@@ -339,8 +300,8 @@ fn write_stacks(md: &mut Bounded, g: &Gate) {
             signed(s.delta, unit),
             scaled(s.base, unit),
             scaled(s.new, unit),
-            cell(&cut(&s.owner, 100)),
-            cut(&s.path.join(" > "), 400).replace(['`', '|', '\n', '\r'], "'")
+            cell(&cut(&s.owner, 100, "...")),
+            cut(&s.path.join(" > "), 400, "...").replace(['`', '|', '\n', '\r'], "'")
         );
         if !md.push(&row) {
             break;
@@ -360,9 +321,9 @@ fn write_stacks(md: &mut Bounded, g: &Gate) {
     }
 }
 
-fn write_warnings(md: &mut Bounded, warnings: &[String]) {
+fn write_warnings(md: &mut Comment, warnings: &[String]) {
     for (i, w) in warnings.iter().enumerate() {
-        let line = format!("\n> **Warning:** {}\n", cell(&cut(w, 1_000)));
+        let line = format!("\n> **Warning:** {}\n", cell(&cut(w, 1_000, "...")));
         if !md.push(&line) {
             md.note(&format!(
                 "\n_{} more warnings are in the job log._\n",
@@ -373,7 +334,7 @@ fn write_warnings(md: &mut Bounded, warnings: &[String]) {
     }
 }
 
-fn write_details(md: &mut Bounded, g: &Gate) {
+fn write_details(md: &mut Comment, g: &Gate) {
     let unit = g.unit.as_str();
     if !md.push("\n<details><summary>Owners and kinds</summary>\n") {
         return;
@@ -385,7 +346,7 @@ fn write_details(md: &mut Bounded, g: &Gate) {
         for (i, r) in rows.iter().enumerate() {
             let row = format!(
                 "| {} | {} | {} | {} | {} |\n",
-                cell(&cut(&r.name, 100)),
+                cell(&cut(&r.name, 100, "...")),
                 scaled(r.base, unit),
                 scaled(r.new, unit),
                 signed(r.delta, unit),
@@ -405,7 +366,7 @@ fn write_details(md: &mut Bounded, g: &Gate) {
                     runs,
                     "| {side} | {} | `{}` |",
                     scaled(r.total, unit),
-                    cut(&r.path, 200).replace(['`', '|'], "'")
+                    cut(&r.path, 200, "...").replace(['`', '|'], "'")
                 );
             }
         }
@@ -491,7 +452,7 @@ mod tests {
             let g = gate(checks, stacks, len);
             let warnings = vec!["w|`<x>`\n".repeat(500); 200];
             let md = markdown(&g, &warnings);
-            assert!(md.chars().count() < MARKDOWN_LIMIT, "{}", md.len());
+            assert!(md.chars().count() < COMMENT_LIMIT, "{}", md.len());
             assert!(md.starts_with("### ❌ heapcost gate"), "{md}");
             assert!(
                 md.trim_end().ends_with("</sub>"),
@@ -503,11 +464,5 @@ mod tests {
         assert!(md.contains("more limits are not shown"), "{md}");
         let md = markdown(&gate(1, 100, 5_000), &[]);
         assert!(md.contains("more growing stacks are not shown"), "{md}");
-    }
-
-    #[test]
-    fn cells_are_cut_on_characters() {
-        assert_eq!(cut("ééé", 2), "éé...");
-        assert_eq!(cut("ab", 2), "ab");
     }
 }

@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+use super::cut::{cut, fit_comment};
+
 use crate::analysis::attribution::AttributionView;
 use crate::analysis::top::Top;
 use crate::attribute::Tier;
@@ -303,24 +305,17 @@ pub fn write_series(
     Ok(())
 }
 
-/// The most bytes the summary may have: GitHub refuses comments over 65,536
-/// characters; bytes are never fewer, and the rest is a margin.
-pub const COMMENT_LIMIT: usize = 65_000;
-
 /// Longest frame name or path kept in a summary table cell.
 const NAME_LIMIT: usize = 300;
 
+/// `text` cut to [`NAME_LIMIT`] characters (`…` when cut), escaped for a cell.
 fn clipped(text: &str) -> String {
-    if text.chars().count() <= NAME_LIMIT {
-        return cell(text);
-    }
-    let cut: String = text.chars().take(NAME_LIMIT).collect();
-    format!("{}…", cell(&cut))
+    cell(&cut(text, NAME_LIMIT, "…"))
 }
 
 /// The report's pull-request summary: headline, warnings, the memory gap,
 /// owners, growth from the base, snapshots and top functions. Always under
-/// [`COMMENT_LIMIT`] bytes (so characters): names are clipped, tables are
+/// [`COMMENT_LIMIT`](super::cut::COMMENT_LIMIT) bytes (so characters): names are clipped, tables are
 /// cut, and a last line says so when the text had to be cut.
 pub fn report_summary(r: &crate::analysis::report::Report) -> String {
     use crate::units::{signed, signed_share};
@@ -460,48 +455,4 @@ pub fn report_summary(r: &crate::analysis::report::Report) -> String {
     let _ = writeln!(s);
     let _ = writeln!(s, "</details>");
     fit_comment(s)
-}
-
-/// Cuts `text` at a line boundary so it stays under [`COMMENT_LIMIT`]
-/// bytes, saying so in a last line.
-pub fn fit_comment(text: String) -> String {
-    if text.len() <= COMMENT_LIMIT {
-        return text;
-    }
-    let note = "\n… (cut to fit a pull-request comment; the HTML report has everything)\n";
-    let budget = COMMENT_LIMIT - note.len() - "\n</details>\n".len();
-    let mut out = String::new();
-    let mut used = 0;
-    for line in text.lines() {
-        let n = line.len() + 1;
-        if used + n > budget {
-            break;
-        }
-        out.push_str(line);
-        out.push('\n');
-        used += n;
-    }
-    if out.contains("<details>")
-        && out.matches("<details>").count() > out.matches("</details>").count()
-    {
-        out.push_str("\n</details>\n");
-    }
-    out.push_str(note);
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_summary_is_cut_in_bytes_like_the_gate_comment() {
-        // 40,000 characters, 80,000 bytes: under the limit in characters,
-        // over it in bytes.
-        let text = "…\n".repeat(20_000);
-        assert!(text.chars().count() <= COMMENT_LIMIT);
-        let out = fit_comment(text);
-        assert!(out.len() <= COMMENT_LIMIT, "{}", out.len());
-        assert!(out.ends_with("the HTML report has everything)\n"), "{out}");
-    }
 }

@@ -4,6 +4,7 @@
 //! with pprof's units and percentages so that pprof users read them at once.
 
 pub mod ci;
+pub mod cut;
 pub mod flamegraph;
 pub mod folded;
 pub mod gate;
