@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
+use super::escape::xml_escape;
 use super::gate::{explain, headline};
 use crate::analysis::gate::{Gate, Status, Verdict};
 use crate::units::{scaled, signed, signed_share};
@@ -61,27 +62,6 @@ pub fn write_github(out: &mut dyn Write, g: &Gate, warnings: &[String]) -> std::
         )?;
     }
     Ok(())
-}
-
-/// Escapes text for XML content or attribute values; characters XML 1.0
-/// forbids (most control characters) become U+FFFD.
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// JUnit XML: one test suite, one test case per limit (class
@@ -176,13 +156,5 @@ mod tests {
     fn workflow_command_escapes() {
         assert_eq!(escape_data("10%\r\nx"), "10%25%0D%0Ax");
         assert_eq!(escape_property("a: b, c%"), "a%3A b%2C c%25");
-    }
-
-    #[test]
-    fn xml_escapes() {
-        assert_eq!(
-            xml_escape("<a & 'b'>\"\n\u{1}"),
-            "&lt;a &amp; &apos;b&apos;&gt;&quot;&#10;\u{FFFD}"
-        );
     }
 }

@@ -13,6 +13,7 @@ use std::io::Write;
 use inferno::flamegraph::color::{BackgroundColor, Color, PaletteMap};
 use inferno::flamegraph::{self, Direction, Options};
 
+use super::escape::xml_escape;
 use super::folded::Folded;
 
 /// Colours of the owners seen most often, fixed so that graphs of different
@@ -260,14 +261,6 @@ fn with_legend(svg: &str, legend: &[(String, String)], font_size: usize) -> Stri
     s.push_str(&g);
     s.push_str(&svg[at..]);
     s
-}
-
-/// `s` escaped for XML text and attribute values.
-pub(crate) fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
-use super::flamegraph::{hex, owner_color, xml_escape};
+use super::escape::xml_escape;
+use super::flamegraph::{hex, owner_color};
 use super::text::files_label;
 use crate::analysis::diff::DiffRow;
 use crate::analysis::report::Report;

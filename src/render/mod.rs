@@ -5,6 +5,7 @@
 
 pub mod ci;
 pub mod cut;
+pub mod escape;
 pub mod flamegraph;
 pub mod folded;
 pub mod gate;
