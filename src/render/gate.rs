@@ -110,6 +110,38 @@ pub fn write_text(out: &mut dyn Write, g: &Gate) -> std::io::Result<()> {
         scaled(g.noise_floor, unit)
     )?;
     writeln!(out)?;
+    write_table(out, g)?;
+    writeln!(out)?;
+    match g.verdict {
+        Verdict::Pass => writeln!(out, "PASS: {}", headline(g))?,
+        Verdict::Fail => {
+            writeln!(out, "FAIL: {}:", headline(g))?;
+            for c in g.failures() {
+                writeln!(out, "  {}", explain(g, c))?;
+            }
+        }
+    }
+    let noise = g
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Noise)
+        .count();
+    if noise > 0 {
+        writeln!(
+            out,
+            "{noise} broken limit(s) pass because their change is below the noise floor of {}",
+            scaled(g.noise_floor, unit)
+        )?;
+    }
+    write_text_stacks(out, g)
+}
+
+/// Room the comment keeps for its closing notes and footer.
+const RESERVE: usize = 1_500;
+
+/// The table of limits: limit, base, new, delta, delta %, status.
+fn write_table(out: &mut dyn Write, g: &Gate) -> std::io::Result<()> {
+    let unit = g.unit.as_str();
     let header = ["limit", "base", "new", "delta", "delta%", "status"].map(String::from);
     let rows: Vec<[String; 6]> = g
         .checks
@@ -148,28 +180,12 @@ pub fn write_text(out: &mut dyn Write, g: &Gate) -> std::io::Result<()> {
             w4 = widths[4],
         )?;
     }
-    writeln!(out)?;
-    match g.verdict {
-        Verdict::Pass => writeln!(out, "PASS: {}", headline(g))?,
-        Verdict::Fail => {
-            writeln!(out, "FAIL: {}:", headline(g))?;
-            for c in g.failures() {
-                writeln!(out, "  {}", explain(g, c))?;
-            }
-        }
-    }
-    let noise = g
-        .checks
-        .iter()
-        .filter(|c| c.status == Status::Noise)
-        .count();
-    if noise > 0 {
-        writeln!(
-            out,
-            "{noise} broken limit(s) pass because their change is below the noise floor of {}",
-            scaled(g.noise_floor, unit)
-        )?;
-    }
+    Ok(())
+}
+
+/// The stacks that grew most, for the terminal.
+fn write_text_stacks(out: &mut dyn Write, g: &Gate) -> std::io::Result<()> {
+    let unit = g.unit.as_str();
     if !g.growing_stacks.is_empty() {
         writeln!(out)?;
         writeln!(out, "stacks that grew most (owner: entry > ... > leaf):")?;
@@ -185,9 +201,6 @@ pub fn write_text(out: &mut dyn Write, g: &Gate) -> std::io::Result<()> {
     }
     Ok(())
 }
-
-/// Room the comment keeps for its closing notes and footer.
-const RESERVE: usize = 1_500;
 
 fn status_cell(s: Status) -> &'static str {
     match s {

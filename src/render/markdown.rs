@@ -5,6 +5,7 @@ use std::io::Write;
 use super::cut::{cut, fit_comment};
 
 use crate::analysis::attribution::AttributionView;
+use crate::analysis::report::Report;
 use crate::analysis::top::Top;
 use crate::attribute::Tier;
 use crate::units::{scaled, share_text};
@@ -79,6 +80,13 @@ pub fn write_attribution(
             )?;
         }
     }
+    write_matrix(out, view)?;
+    write_heaviest_paths(out, view)
+}
+
+/// The owner x kind matrix, collapsed.
+fn write_matrix(out: &mut dyn Write, view: &AttributionView) -> std::io::Result<()> {
+    let unit = view.unit.as_str();
     if !view.kinds.is_empty() {
         writeln!(out)?;
         writeln!(out, "<details><summary>Owner x kind</summary>")?;
@@ -109,6 +117,12 @@ pub fn write_attribution(
         writeln!(out)?;
         writeln!(out, "</details>")?;
     }
+    Ok(())
+}
+
+/// Each owner's heaviest paths.
+fn write_heaviest_paths(out: &mut dyn Write, view: &AttributionView) -> std::io::Result<()> {
+    let unit = view.unit.as_str();
     if view.owners.iter().any(|r| !r.top_stacks.is_empty()) {
         writeln!(out)?;
         writeln!(out, "**Heaviest paths per owner** (entry > ... > leaf)")?;
@@ -317,12 +331,22 @@ fn clipped(text: &str) -> String {
 /// owners, growth from the base, snapshots and top functions. Always under
 /// [`COMMENT_LIMIT`](super::cut::COMMENT_LIMIT) bytes (so characters): names are clipped, tables are
 /// cut, and a last line says so when the text had to be cut.
-pub fn report_summary(r: &crate::analysis::report::Report) -> String {
+pub fn report_summary(r: &Report) -> String {
+    let mut s = String::new();
+    summary_headline(&mut s, r);
+    summary_owners(&mut s, r);
+    summary_diff(&mut s, r);
+    summary_series(&mut s, r);
+    summary_top(&mut s, r);
+    fit_comment(s)
+}
+
+/// The title and the headline: total, growth, peak, largest owner.
+fn summary_headline(s: &mut String, r: &Report) {
     use crate::units::{signed, signed_share};
     use std::fmt::Write as _;
     let unit = r.unit.as_str();
     let a = &r.attribution;
-    let mut s = String::new();
     let _ = writeln!(s, "### heapcost report");
     let _ = writeln!(s);
     let inputs: Vec<String> = r.provenance.inputs.iter().map(|f| f.path.clone()).collect();
@@ -365,6 +389,13 @@ pub fn report_summary(r: &crate::analysis::report::Report) -> String {
         );
     }
     let _ = writeln!(s, ".");
+}
+
+/// Warnings, the memory gap, and the owners with their heaviest paths.
+fn summary_owners(s: &mut String, r: &Report) {
+    use std::fmt::Write as _;
+    let unit = r.unit.as_str();
+    let a = &r.attribution;
     for w in r.warnings.iter().take(10) {
         let _ = writeln!(s);
         let _ = writeln!(s, "> **Warning:** {}", clipped(w));
@@ -393,6 +424,13 @@ pub fn report_summary(r: &crate::analysis::report::Report) -> String {
             share_text(o.share)
         );
     }
+}
+
+/// The owners that changed from the base.
+fn summary_diff(s: &mut String, r: &Report) {
+    use crate::units::{signed, signed_share};
+    use std::fmt::Write as _;
+    let unit = r.unit.as_str();
     if let Some(d) = &r.diff {
         let _ = writeln!(s);
         let _ = writeln!(s, "| Owner | base | new | delta | delta % |");
@@ -409,6 +447,13 @@ pub fn report_summary(r: &crate::analysis::report::Report) -> String {
             );
         }
     }
+}
+
+/// The snapshots, collapsed.
+fn summary_series(s: &mut String, r: &Report) {
+    use crate::units::signed;
+    use std::fmt::Write as _;
+    let unit = r.unit.as_str();
     if let Some(series) = &r.series {
         let _ = writeln!(s);
         let _ = writeln!(
@@ -436,6 +481,12 @@ pub fn report_summary(r: &crate::analysis::report::Report) -> String {
         let _ = writeln!(s);
         let _ = writeln!(s, "</details>");
     }
+}
+
+/// The top functions, collapsed.
+fn summary_top(s: &mut String, r: &Report) {
+    use std::fmt::Write as _;
+    let unit = r.unit.as_str();
     let _ = writeln!(s);
     let _ = writeln!(s, "<details><summary>Top functions</summary>");
     let _ = writeln!(s);
@@ -454,5 +505,4 @@ pub fn report_summary(r: &crate::analysis::report::Report) -> String {
     }
     let _ = writeln!(s);
     let _ = writeln!(s, "</details>");
-    fit_comment(s)
 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use crate::analysis::attribution::AttributionView;
-use crate::analysis::info::Info;
+use crate::analysis::info::{Info, MappingInfo};
 use crate::analysis::top::Top;
 use crate::attribute::Tier;
 use crate::units::{percentage, scaled, share_text, signed, signed_share};
@@ -94,6 +94,20 @@ pub fn write_info(out: &mut dyn Write, info: &Info) -> std::io::Result<()> {
             parts.join(", ")
         )?;
     }
+    write_totals(out, info)?;
+    if info.truncated {
+        writeln!(out, "  truncated:    yes: {}", truncation_words(info))?;
+    } else if info.header_totals.is_some() {
+        writeln!(
+            out,
+            "  truncated:    no (the listed stacks account for the header totals)"
+        )?;
+    }
+    write_mappings(out, info)
+}
+
+/// The totals table: header, listed stacks, missing, after unsampling.
+fn write_totals(out: &mut dyn Write, info: &Info) -> std::io::Result<()> {
     let value = |m: &Option<serde_json::Map<String, serde_json::Value>>, k: &str| {
         m.as_ref()
             .and_then(|m| m.get(k))
@@ -120,14 +134,11 @@ pub fn write_info(out: &mut dyn Write, info: &Info) -> std::io::Result<()> {
             cell(total)
         )?;
     }
-    if info.truncated {
-        writeln!(out, "  truncated:    yes: {}", truncation_words(info))?;
-    } else if info.header_totals.is_some() {
-        writeln!(
-            out,
-            "  truncated:    no (the listed stacks account for the header totals)"
-        )?;
-    }
+    Ok(())
+}
+
+/// The mappings, each with how its names were found.
+fn write_mappings(out: &mut dyn Write, info: &Info) -> std::io::Result<()> {
     writeln!(out, "  mappings:     {}", info.mappings.len())?;
     for (i, m) in info.mappings.iter().enumerate() {
         let id = if m.build_id.is_empty() {
@@ -150,34 +161,45 @@ pub fn write_info(out: &mut dyn Write, info: &Info) -> std::io::Result<()> {
                 "addresses"
             }
         )?;
-        if let Some(r) = info.symbolization.as_ref().and_then(|s| s.get(i)) {
-            if let Some(file) = &r.file {
-                let debug = r
-                    .debug_file
-                    .as_ref()
-                    .map(|d| format!(", debug info from {d}"))
-                    .unwrap_or_default();
-                let dwarf = if r.dwarf {
-                    "DWARF"
-                } else {
-                    "symbol table only"
-                };
-                writeln!(
-                    out,
-                    "      names: {file} ({}{debug}; {dwarf}): {} of {} addresses named, {} of the {} on stacks through it",
-                    r.how.as_deref().unwrap_or(""),
-                    r.named_frames,
-                    r.frames,
-                    percentage(m.named_value, m.value).trim(),
-                    info.sample_types
-                        .last()
-                        .map(String::as_str)
-                        .unwrap_or("value")
-                )?;
-            }
-            if let Some(problem) = &r.problem {
-                writeln!(out, "      no names: {problem}")?;
-            }
+        write_mapping_names(out, info, i, m)?;
+    }
+    Ok(())
+}
+
+/// Where the names of mapping `i` came from, or why there are none.
+fn write_mapping_names(
+    out: &mut dyn Write,
+    info: &Info,
+    i: usize,
+    m: &MappingInfo,
+) -> std::io::Result<()> {
+    if let Some(r) = info.symbolization.as_ref().and_then(|s| s.get(i)) {
+        if let Some(file) = &r.file {
+            let debug = r
+                .debug_file
+                .as_ref()
+                .map(|d| format!(", debug info from {d}"))
+                .unwrap_or_default();
+            let dwarf = if r.dwarf {
+                "DWARF"
+            } else {
+                "symbol table only"
+            };
+            writeln!(
+                out,
+                "      names: {file} ({}{debug}; {dwarf}): {} of {} addresses named, {} of the {} on stacks through it",
+                r.how.as_deref().unwrap_or(""),
+                r.named_frames,
+                r.frames,
+                percentage(m.named_value, m.value).trim(),
+                info.sample_types
+                    .last()
+                    .map(String::as_str)
+                    .unwrap_or("value")
+            )?;
+        }
+        if let Some(problem) = &r.problem {
+            writeln!(out, "      no names: {problem}")?;
         }
     }
     Ok(())
