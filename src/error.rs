@@ -6,6 +6,14 @@
 
 use std::fmt;
 
+/// The environment variable that sets the decompressed size allowed for a
+/// gzip stream: a size as [`crate::units::parse_size`] reads it (`8G`,
+/// `512MiB`: powers of 1024); when set, the gzip-bomb ratio check is off.
+///
+/// Defined here, where [`ParseError::TooLarge`] names it, so that this
+/// module depends on no stage; `read::limits` reads it and re-exports it.
+pub const MAX_DECOMPRESSED_ENV: &str = "HEAPCOST_MAX_DECOMPRESSED";
+
 /// heapcost's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -128,8 +136,8 @@ pub enum ParseError {
         /// The limit in bytes.
         limit: u64,
     },
-    /// The input passed one of the limits of [`crate::read::limits`]; the
-    /// text says which, and what to do.
+    /// The input passed one of the limits the readers enforce (`read::limits`);
+    /// the text says which, and what to do.
     Limit(String),
     /// A header was read but no stack follows it.
     NoStacks,
@@ -169,8 +177,7 @@ impl fmt::Display for ParseError {
             ParseError::Gzip(why) => write!(f, "gzip stream is corrupt or cut short: {why}"),
             ParseError::TooLarge { limit } => write!(
                 f,
-                "gzip stream inflates to more than {limit} bytes: refusing it (a gzip bomb?); set {}=<bytes> to allow more",
-                crate::read::limits::MAX_DECOMPRESSED_ENV
+                "gzip stream inflates to more than {limit} bytes: refusing it (a gzip bomb?); set {MAX_DECOMPRESSED_ENV}=<bytes> to allow more"
             ),
             ParseError::Limit(why) => f.write_str(why),
             ParseError::NoStacks => write!(f, "profile header found but no stack follows it"),

@@ -44,6 +44,7 @@ mod proto;
 pub mod read;
 pub mod render;
 pub mod symbolize;
+pub mod units;
 
 pub use app::{
     AttributeOptions, Command, Config, ConvertOptions, ConvertTo, DiffOptions, FlamegraphOptions,

@@ -19,14 +19,16 @@
 //! buffer = "+20%"
 //! ```
 //!
-//! Amounts are a number (a fraction is allowed) and an optional unit:
-//! `B`, `K`/`KB`/`KiB`, `M`/`MB`/`MiB`, `G`/`GB`/`GiB`, `T`/`TB`/`TiB`, any
-//! case, all powers of 1024 (heapcost and pprof print `MB` for 1024 x 1024
-//! bytes, so a value copied from their output means what it says). A plain
+//! Amounts are sizes in the one grammar of [`crate::units`] (a number, a
+//! fraction allowed, and an optional unit: `B`, `K`/`KB`/`KiB`,
+//! `M`/`MB`/`MiB`, `G`/`GB`/`GiB`, `T`/`TB`/`TiB`, any case, all powers of
+//! 1024: heapcost and pprof print `MB` for 1024 x 1024 bytes, so a value
+//! copied from their output means what it says), at most `i64::MAX`. A plain
 //! integer (`ext_proc = 67108864`) is an amount too. For sample types that
 //! count objects (`inuse_objects`, `alloc_objects`) amounts are counts and
-//! must not have a unit. Percentages are relative to the base whether they
-//! carry `+` or not; limits cannot be negative.
+//! must not have a unit. Percentages ([`crate::units::parse_percent`]) are
+//! relative to the base whether they carry `+` or not; limits cannot be
+//! negative.
 //!
 //! Every value keeps where it came from (file and line, or the flag), so an
 //! error found later (an owner no rule defines, a byte unit on a count)
@@ -37,6 +39,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::units::{self, UnitError};
 
 /// An amount of the sample type: bytes, or objects for count types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -45,6 +48,49 @@ pub struct Amount {
     pub value: i64,
     /// It was written with a byte unit (`MiB`, `kB`...), which count types refuse.
     pub byte_unit: bool,
+}
+
+/// Why a limit, as written, cannot be read. [`Origin::error`] adds where it
+/// was given (file and line, or the flag).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LimitError {
+    /// The amount or percentage is malformed.
+    #[error(transparent)]
+    Unit(#[from] UnitError),
+    /// Nothing where a limit should be.
+    #[error("an empty limit: write e.g. {examples}")]
+    Empty {
+        /// What a limit of this place looks like.
+        examples: &'static str,
+    },
+    /// A growth where `total.max` wants a cap.
+    #[error(
+        "{text:?} is a growth; total.max caps the new total (write an amount without +), max_growth limits its growth"
+    )]
+    GrowthAsCap {
+        /// As written.
+        text: String,
+    },
+    /// A flag that should be `NAME=LIMIT` is not.
+    #[error("{text:?}: expected NAME=LIMIT, e.g. ext_proc=64MiB or wasm=+10%")]
+    NotNamed {
+        /// As written.
+        text: String,
+    },
+    /// A negative whole number in the file.
+    #[error("{0} is negative: a limit cannot be negative")]
+    Negative(i64),
+    /// A TOML value that is neither a string nor a whole number.
+    #[error(
+        "expected a string such as \"64MiB\" or \"+10%\", or a whole number, found {kind} {value}"
+    )]
+    NotAScalar {
+        /// The TOML type (`float`, `boolean`...).
+        kind: &'static str,
+        /// The value as TOML writes it.
+        value: String,
+    },
 }
 
 /// What a limit bounds.
@@ -230,10 +276,7 @@ impl Budgets {
                     let bound = parse_owner_limit(t)?;
                     match bound {
                         Bound::Cap(_) => Ok(bound),
-                        _ => Err(format!(
-                            "{t:?} is a growth; total.max caps the new total (write an amount without +), \
-                             max_growth limits its growth"
-                        )),
+                        _ => Err(LimitError::GrowthAsCap { text: t.into() }),
                     }
                 })?;
             }
@@ -279,7 +322,7 @@ fn limits(
     value: &toml::Spanned<toml::Value>,
     origin: &Origin,
     key: &str,
-    parse: impl Fn(&str) -> std::result::Result<Bound, String>,
+    parse: impl Fn(&str) -> std::result::Result<Bound, LimitError>,
 ) -> Result<Vec<Limit>> {
     let items: Vec<&toml::Value> = match value.get_ref() {
         toml::Value::Array(items) => items.iter().collect(),
@@ -302,15 +345,15 @@ fn limits(
 }
 
 /// A string or a non-negative integer as text.
-fn scalar(value: &toml::Value) -> std::result::Result<String, String> {
+fn scalar(value: &toml::Value) -> std::result::Result<String, LimitError> {
     match value {
         toml::Value::String(s) => Ok(s.clone()),
         toml::Value::Integer(i) if *i >= 0 => Ok(i.to_string()),
-        toml::Value::Integer(i) => Err(format!("{i} is negative: a limit cannot be negative")),
-        other => Err(format!(
-            "expected a string such as \"64MiB\" or \"+10%\", or a whole number, found {} {other}",
-            other.type_str()
-        )),
+        toml::Value::Integer(i) => Err(LimitError::Negative(*i)),
+        other => Err(LimitError::NotAScalar {
+            kind: other.type_str(),
+            value: other.to_string(),
+        }),
     }
 }
 
@@ -320,96 +363,28 @@ pub fn line_of(text: &str, offset: usize) -> usize {
     memchr::memchr_iter(b'\n', &text.as_bytes()[..end]).count() + 1
 }
 
-const UNITS: [(&[&str], i64); 5] = [
-    (&["", "b"], 1),
-    (&["k", "kb", "kib"], 1 << 10),
-    (&["m", "mb", "mib"], 1 << 20),
-    (&["g", "gb", "gib"], 1 << 30),
-    (&["t", "tb", "tib"], 1 << 40),
-];
-
-/// Parses an amount: `64MiB`, `1.5GB`, `512KiB`, `4096` (see the module docs).
-pub fn parse_amount(text: &str) -> std::result::Result<Amount, String> {
-    let t = text.trim();
-    if t.starts_with('-') {
-        return Err(format!("{text:?} is negative: a limit cannot be negative"));
-    }
-    let digits_end = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(digits_end);
-    let number: String = number.chars().filter(|&c| c != '_').collect();
-    let well_formed = !number.is_empty()
-        && number.chars().filter(|&c| c == '.').count() <= 1
-        && number.chars().any(|c| c.is_ascii_digit());
-    if !well_formed {
-        return Err(format!(
-            "{text:?} is not an amount: write a number with an optional unit, e.g. 64MiB, 1.5GB, 512KiB, 4096"
-        ));
-    }
-    let unit_lower = unit.trim().to_ascii_lowercase();
-    let Some(&(_, factor)) = UNITS
-        .iter()
-        .find(|(names, _)| names.contains(&unit_lower.as_str()))
-    else {
-        return Err(format!(
-            "{text:?}: unknown unit {:?} (B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB: all powers of 1024)",
-            unit.trim()
-        ));
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not an amount"))?;
-    let scaled = (value * factor as f64).round();
-    if !scaled.is_finite() || scaled >= i64::MAX as f64 {
-        return Err(format!("{text:?} is too large"));
-    }
+/// Reads an amount: `64MiB`, `1.5GB`, `512KiB`, `4096` ([`units::parse_size`]),
+/// at most `i64::MAX`.
+pub fn parse_amount(text: &str) -> std::result::Result<Amount, LimitError> {
+    let size = units::parse_size(text)?;
+    let value = i64::try_from(size.value).map_err(|_| UnitError::TooLarge { text: text.into() })?;
     Ok(Amount {
-        value: scaled as i64,
-        byte_unit: !unit_lower.is_empty(),
+        value,
+        byte_unit: size.byte_unit,
     })
-}
-
-/// Parses a percentage (`10%`, `+12.5%`) into millionths of the base.
-pub fn parse_percent(text: &str) -> std::result::Result<i64, String> {
-    let t = text.trim();
-    let body = t.strip_prefix('+').unwrap_or(t);
-    if body.starts_with('-') {
-        return Err(format!("{text:?} is negative: a limit cannot be negative"));
-    }
-    let Some(number) = body.strip_suffix('%') else {
-        return Err(format!("{text:?} is not a percentage"));
-    };
-    let number = number.trim();
-    let ok = !number.is_empty()
-        && number.chars().all(|c| c.is_ascii_digit() || c == '.')
-        && number.chars().filter(|&c| c == '.').count() <= 1
-        && number.chars().any(|c| c.is_ascii_digit());
-    let value: f64 = if ok {
-        number
-            .parse()
-            .map_err(|_| format!("{text:?} is not a percentage"))?
-    } else {
-        return Err(format!(
-            "{text:?} is not a percentage such as 10% or +12.5%"
-        ));
-    };
-    let ppm = (value * 10_000.0).round();
-    if !ppm.is_finite() || ppm >= i64::MAX as f64 {
-        return Err(format!("{text:?} is too large"));
-    }
-    Ok(ppm as i64)
 }
 
 /// A limit of an owner or kind: `64MiB` caps the new value, `+64MiB` bounds
 /// the growth, `10%` or `+10%` bounds the growth relative to the base.
-pub fn parse_owner_limit(text: &str) -> std::result::Result<Bound, String> {
+pub fn parse_owner_limit(text: &str) -> std::result::Result<Bound, LimitError> {
     let t = text.trim();
     if t.is_empty() {
-        return Err("an empty limit: write e.g. \"64MiB\", \"+1MiB\" or \"+10%\"".into());
+        return Err(LimitError::Empty {
+            examples: "\"64MiB\", \"+1MiB\" or \"+10%\"",
+        });
     }
     if t.ends_with('%') {
-        return parse_percent(t).map(Bound::GrowthShare);
+        return Ok(Bound::GrowthShare(units::parse_percent(t)?));
     }
     match t.strip_prefix('+') {
         Some(rest) => parse_amount(rest).map(Bound::Growth),
@@ -419,26 +394,26 @@ pub fn parse_owner_limit(text: &str) -> std::result::Result<Bound, String> {
 
 /// A limit on growth (`max_growth`, `--max-growth`): `10%` of the base or an
 /// amount such as `64MiB`; `+` is optional.
-pub fn parse_growth(text: &str) -> std::result::Result<Bound, String> {
+pub fn parse_growth(text: &str) -> std::result::Result<Bound, LimitError> {
     let t = text.trim();
     if t.is_empty() {
-        return Err("an empty limit: write e.g. \"10%\" or \"64MiB\"".into());
+        return Err(LimitError::Empty {
+            examples: "\"10%\" or \"64MiB\"",
+        });
     }
     if t.ends_with('%') {
-        return parse_percent(t).map(Bound::GrowthShare);
+        return Ok(Bound::GrowthShare(units::parse_percent(t)?));
     }
     parse_amount(t.strip_prefix('+').unwrap_or(t)).map(Bound::Growth)
 }
 
 /// Splits `NAME=LIMIT` (`--budget ext_proc=64MiB`).
-pub fn split_named(text: &str) -> std::result::Result<(&str, &str), String> {
+pub fn split_named(text: &str) -> std::result::Result<(&str, &str), LimitError> {
     match text.split_once('=') {
         Some((name, limit)) if !name.trim().is_empty() && !limit.trim().is_empty() => {
             Ok((name.trim(), limit.trim()))
         }
-        _ => Err(format!(
-            "{text:?}: expected NAME=LIMIT, e.g. ext_proc=64MiB or wasm=+10%"
-        )),
+        _ => Err(LimitError::NotNamed { text: text.into() }),
     }
 }
 
@@ -456,6 +431,7 @@ mod tests {
         assert_eq!(v("4096"), 4096);
         assert_eq!(v("1_000"), 1000);
         assert_eq!(v("10 MiB"), 10 << 20);
+        assert_eq!(v("9223372036854775807"), i64::MAX);
         assert!(!parse_amount("4096").unwrap().byte_unit);
         assert!(parse_amount("4096B").unwrap().byte_unit);
         for bad in [
@@ -463,16 +439,19 @@ mod tests {
         ] {
             assert!(parse_amount(bad).is_err(), "{bad}");
         }
-        assert!(parse_amount("99999999999TiB").is_err());
+        for too_large in ["99999999999TiB", "9223372036854775808", "8388608TiB"] {
+            assert_eq!(
+                parse_amount(too_large),
+                Err(LimitError::Unit(UnitError::TooLarge {
+                    text: too_large.into()
+                })),
+                "{too_large}"
+            );
+        }
     }
 
     #[test]
     fn percentages_and_limits() {
-        assert_eq!(parse_percent("10%"), Ok(100_000));
-        assert_eq!(parse_percent("+12.5%"), Ok(125_000));
-        assert!(parse_percent("-5%").is_err());
-        assert!(parse_percent("%").is_err());
-        assert!(parse_percent("ten%").is_err());
         let cap = parse_owner_limit("64MiB").unwrap();
         assert!(matches!(cap, Bound::Cap(a) if a.value == 64 << 20));
         assert!(matches!(parse_owner_limit("+1MiB"), Ok(Bound::Growth(_))));

@@ -114,7 +114,7 @@ pub struct Report {
 /// The statements of the memory gap, from the profile's in-use bytes, the
 /// Envoy `/memory` figures and the RSS.
 pub fn memory_gap(profiled: i64, envoy: Option<EnvoyMemory>, rss: Option<u64>) -> MemoryGap {
-    use crate::render::units::scaled;
+    use crate::units::scaled;
     let b = |v: u64| scaled(i64::try_from(v).unwrap_or(i64::MAX), "bytes");
     let pct = |part: u64, whole: u64| {
         if whole == 0 {

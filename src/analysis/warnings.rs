@@ -16,9 +16,8 @@ use serde::Serialize;
 use super::attribution::AttributionView;
 use crate::attribute::UNSYMBOLIZED;
 use crate::profile::{Profile, Source, ValueType};
-use crate::render::text::share_text;
-use crate::render::units::{percentage, scaled};
 use crate::symbolize::SymbolizeReport;
+use crate::units::{percentage, scaled, share_text};
 
 /// One warning.
 #[derive(Debug, Clone, PartialEq)]

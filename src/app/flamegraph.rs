@@ -28,7 +28,7 @@ pub(crate) fn run(
     let (_, warning) = owners(&new, 0);
     let mut all = new.warnings;
     let mut svg_opts = SvgOptions {
-        count_name: render::units::count_name(&st.unit).to_string(),
+        count_name: crate::units::count_name(&st.unit).to_string(),
         icicle: opts.icicle,
         ..Default::default()
     };
@@ -78,7 +78,7 @@ pub(crate) fn legend(drawn: &Flame, unit: &str) -> Vec<(String, String)> {
     drawn
         .owners
         .iter()
-        .map(|(o, v)| (o.clone(), render::units::scaled(*v, unit)))
+        .map(|(o, v)| (o.clone(), crate::units::scaled(*v, unit)))
         .collect()
 }
 
@@ -95,7 +95,7 @@ fn plain_title(opts: &FlamegraphOptions, inputs: &[String], st: &ValueType, tota
         "{} of {}: {}",
         what(opts, st),
         render::text::files_label(inputs),
-        render::units::scaled(total, &st.unit)
+        crate::units::scaled(total, &st.unit)
     )
 }
 
@@ -103,6 +103,6 @@ fn plain_title(opts: &FlamegraphOptions, inputs: &[String], st: &ValueType, tota
 pub(crate) fn diff_title(what: &str, base: &str, new: &str, delta: i64, unit: &str) -> String {
     format!(
         "{what}, {base} -> {new}: {} (red grew, blue shrank)",
-        render::text::signed(delta, unit)
+        crate::units::signed(delta, unit)
     )
 }

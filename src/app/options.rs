@@ -16,7 +16,7 @@ pub mod defaults {
     pub const STACKS: usize = 3;
     /// Frames narrower than this many pixels (of 1200) are left out of a
     /// flamegraph.
-    pub const MIN_WIDTH: f64 = 0.1;
+    pub const MIN_WIDTH: f64 = crate::render::flamegraph::DEFAULT_MIN_WIDTH;
     /// Size budget of each flamegraph embedded in the report, bytes: two of
     /// them and the tables stay under 10 MB.
     pub const FLAMEGRAPH_BYTES: usize = 4 << 20;

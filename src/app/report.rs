@@ -231,9 +231,9 @@ fn flamegraphs(
         title: format!(
             "{} of {name}: {}",
             st.kind,
-            render::units::scaled(drawn.total, unit)
+            crate::units::scaled(drawn.total, unit)
         ),
-        count_name: render::units::count_name(unit).to_string(),
+        count_name: crate::units::count_name(unit).to_string(),
         legend: legend(&drawn, unit),
         image_width: Some(1200),
         ..Default::default()
@@ -251,7 +251,7 @@ fn flamegraphs(
         .folded;
     let o = SvgOptions {
         title: diff_title(&st.kind, "base", name, b.diff.total.delta, unit),
-        count_name: render::units::count_name(unit).to_string(),
+        count_name: crate::units::count_name(unit).to_string(),
         image_width: Some(1200),
         ..Default::default()
     };
@@ -283,7 +283,7 @@ fn fitted_svg(
                 "Frames narrower than {} px ({:.3}% of the total, about {}) are left out{}.",
                 opts.min_width,
                 opts.min_width / 1180.0 * 100.0,
-                render::units::scaled(below, unit),
+                crate::units::scaled(below, unit),
                 if opts.min_width > defaults::MIN_WIDTH {
                     " so that the report stays small enough for a browser"
                 } else {

@@ -70,7 +70,7 @@ noise_floor, else 0 (every change counts)."
     pub(crate) noise_floor: Option<(Amount, Origin)>,
 }
 
-fn max_growth_flag(text: &str) -> Result<Limit, String> {
+fn max_growth_flag(text: &str) -> Result<Limit, budgets::LimitError> {
     Ok(Limit {
         bound: budgets::parse_growth(text)?,
         text: text.trim().to_string(),
@@ -78,7 +78,7 @@ fn max_growth_flag(text: &str) -> Result<Limit, String> {
     })
 }
 
-fn named_flag(flag: &str, text: &str) -> Result<(String, Limit), String> {
+fn named_flag(flag: &str, text: &str) -> Result<(String, Limit), budgets::LimitError> {
     let (name, limit) = budgets::split_named(text)?;
     Ok((
         name.to_string(),
@@ -90,15 +90,15 @@ fn named_flag(flag: &str, text: &str) -> Result<(String, Limit), String> {
     ))
 }
 
-fn owner_flag(text: &str) -> Result<(String, Limit), String> {
+fn owner_flag(text: &str) -> Result<(String, Limit), budgets::LimitError> {
     named_flag("--budget", text)
 }
 
-fn kind_flag(text: &str) -> Result<(String, Limit), String> {
+fn kind_flag(text: &str) -> Result<(String, Limit), budgets::LimitError> {
     named_flag("--kind-budget", text)
 }
 
-fn noise_floor_flag(text: &str) -> Result<(Amount, Origin), String> {
+fn noise_floor_flag(text: &str) -> Result<(Amount, Origin), budgets::LimitError> {
     Ok((
         budgets::parse_amount(text)?,
         Origin::flag(format!("--noise-floor {text}")),

@@ -11,6 +11,13 @@
 //! and have no override.
 
 use crate::error::{Error, Result};
+use crate::units::parse_size;
+
+/// Byte counts in the readers' messages (`4 GiB`), from [`crate::units`].
+pub(crate) use crate::units::bytes_text;
+
+// Defined in the error module, whose message for a gzip bomb names it.
+pub use crate::error::MAX_DECOMPRESSED_ENV;
 
 /// Frames in one stack. gperftools records at most 32 (64 when rebuilt),
 /// jemalloc 128, tcmalloc 64, Go 128.
@@ -50,12 +57,8 @@ pub const GZIP_RATIO_FLOOR: u64 = 64 << 20;
 /// in this format are a few megabytes.
 pub const MAX_PROTOBUF: u64 = 1 << 30;
 
-/// The environment variable that sets the decompressed size allowed for a
-/// gzip stream, in bytes (`K`, `M`, `G` suffixes: powers of 1024); when set,
-/// the ratio check ([`MAX_GZIP_RATIO`]) is off.
-pub const MAX_DECOMPRESSED_ENV: &str = "HEAPCOST_MAX_DECOMPRESSED";
-
-/// The environment variable that sets [`MAX_PROTOBUF`], in bytes (same suffixes).
+/// The environment variable that sets [`MAX_PROTOBUF`]: a size, as for
+/// [`MAX_DECOMPRESSED_ENV`].
 pub const MAX_PROTOBUF_ENV: &str = "HEAPCOST_MAX_PROTOBUF";
 
 /// The size limits in force for one run (the structural ones are constants).
@@ -102,68 +105,10 @@ fn env_size(name: &str) -> Result<Option<u64>> {
         Err(std::env::VarError::NotUnicode(_)) => Err(Error::Usage(format!(
             "{name} is not a size in bytes (e.g. 8G)"
         ))),
-        Ok(v) => parse_size(&v).map(Some).ok_or_else(|| {
+        Ok(v) => parse_size(&v).map(|size| Some(size.value)).map_err(|_| {
             Error::Usage(format!(
                 "{name}={v:?} is not a size in bytes (a number with an optional K, M, G or T suffix, e.g. 8G)"
             ))
         }),
-    }
-}
-
-/// `123`, `64K`, `512M`, `8G`, `1T` (powers of 1024; a trailing `B` or `iB` is allowed).
-pub(crate) fn parse_size(text: &str) -> Option<u64> {
-    let t = text.trim();
-    let t = t
-        .strip_suffix("iB")
-        .or_else(|| t.strip_suffix('B'))
-        .unwrap_or(t);
-    let (digits, shift) = match t.char_indices().last()? {
-        (i, 'k' | 'K') => (&t[..i], 10),
-        (i, 'm' | 'M') => (&t[..i], 20),
-        (i, 'g' | 'G') => (&t[..i], 30),
-        (i, 't' | 'T') => (&t[..i], 40),
-        _ => (t, 0),
-    };
-    digits.trim().parse::<u64>().ok()?.checked_mul(1 << shift)
-}
-
-/// A byte count for messages: exact below 1 KiB, else in binary units.
-pub(crate) fn bytes_text(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} bytes");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    let unit = UNITS.get(unit).copied().unwrap_or("PiB");
-    if v.fract() == 0.0 {
-        format!("{v:.0} {unit}")
-    } else {
-        format!("{v:.1} {unit}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("123"), Some(123));
-        assert_eq!(parse_size("64K"), Some(64 << 10));
-        assert_eq!(parse_size(" 8G "), Some(8 << 30));
-        assert_eq!(parse_size("8GiB"), Some(8 << 30));
-        assert_eq!(parse_size("2MB"), Some(2 << 20));
-        assert_eq!(parse_size("x"), None);
-        assert_eq!(parse_size(""), None);
-        assert_eq!(parse_size("-1"), None);
-        assert_eq!(parse_size("99999999999T"), None);
-        assert_eq!(bytes_text(5), "5 bytes");
-        assert_eq!(bytes_text(4 << 30), "4 GiB");
-        assert_eq!(bytes_text(1536), "1.5 KiB");
     }
 }

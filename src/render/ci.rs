@@ -4,10 +4,10 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
-use super::gate::{explain, headline, share_text};
-use super::text::signed;
-use super::units::scaled;
+use super::escape::xml_escape;
+use super::gate::{explain, headline};
 use crate::analysis::gate::{Gate, Status, Verdict};
+use crate::units::{scaled, signed, signed_share};
 
 /// Escapes the message of a workflow command, as GitHub's toolkit does
 /// (`%` -> `%25`, CR -> `%0D`, LF -> `%0A`).
@@ -64,27 +64,6 @@ pub fn write_github(out: &mut dyn Write, g: &Gate, warnings: &[String]) -> std::
     Ok(())
 }
 
-/// Escapes text for XML content or attribute values; characters XML 1.0
-/// forbids (most control characters) become U+FFFD.
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' => out.push_str("&#9;"),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// JUnit XML: one test suite, one test case per limit (class
 /// `heapcost.gate.total|owner|kind`, named as the table names the limit),
 /// a `<failure>` for each broken limit, the inputs as properties and the
@@ -124,7 +103,7 @@ pub fn write_junit(out: &mut dyn Write, g: &Gate, warnings: &[String]) -> std::i
             scaled(c.base, &g.unit),
             scaled(c.new, &g.unit),
             signed(c.delta, &g.unit),
-            share_text(c.delta_share, c.new)
+            signed_share(c.delta_share, c.new)
         );
         let origin = match c.origin.line {
             Some(line) => format!("{}:{line}", c.origin.path),
@@ -177,13 +156,5 @@ mod tests {
     fn workflow_command_escapes() {
         assert_eq!(escape_data("10%\r\nx"), "10%25%0D%0Ax");
         assert_eq!(escape_property("a: b, c%"), "a%3A b%2C c%25");
-    }
-
-    #[test]
-    fn xml_escapes() {
-        assert_eq!(
-            xml_escape("<a & 'b'>\"\n\u{1}"),
-            "&lt;a &amp; &apos;b&apos;&gt;&quot;&#10;\u{FFFD}"
-        );
     }
 }

@@ -13,6 +13,7 @@ use std::io::Write;
 use inferno::flamegraph::color::{BackgroundColor, Color, PaletteMap};
 use inferno::flamegraph::{self, Direction, Options};
 
+use super::escape::xml_escape;
 use super::folded::Folded;
 
 /// Colours of the owners seen most often, fixed so that graphs of different
@@ -74,6 +75,9 @@ pub fn hex((r, g, b): (u8, u8, u8)) -> String {
     format!("#{r:02x}{g:02x}{b:02x}")
 }
 
+/// Frames narrower than this many pixels (of 1200) are left out by default.
+pub const DEFAULT_MIN_WIDTH: f64 = 0.1;
+
 /// How to draw a graph.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -84,7 +88,8 @@ pub struct SvgOptions {
     pub count_name: String,
     /// Draw root at the top (icicle). Default: root at the bottom.
     pub icicle: bool,
-    /// Frames narrower than this many pixels (of 1200) are left out. Default 0.1.
+    /// Frames narrower than this many pixels (of 1200) are left out.
+    /// Default: [`DEFAULT_MIN_WIDTH`].
     pub min_width: f64,
     /// Legend entries (owner, value) in the order to show; empty: no legend.
     pub legend: Vec<(String, String)>,
@@ -100,7 +105,7 @@ impl Default for SvgOptions {
             title: "heapcost".into(),
             count_name: "bytes".into(),
             icicle: false,
-            min_width: 0.1,
+            min_width: DEFAULT_MIN_WIDTH,
             legend: Vec::new(),
             no_javascript: false,
             image_width: None,
@@ -260,14 +265,6 @@ fn with_legend(svg: &str, legend: &[(String, String)], font_size: usize) -> Stri
     s.push_str(&g);
     s.push_str(&svg[at..]);
     s
-}
-
-/// `s` escaped for XML text and attribute values.
-pub(crate) fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -4,30 +4,17 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
+use super::cut::{COMMENT_LIMIT, Comment, cut};
 use super::markdown::cell;
-use super::text::signed;
-use super::units::scaled;
 use crate::analysis::budgets::Bound;
 use crate::analysis::gate::{Check, Gate, Run, Scope, Status, Verdict};
-
-/// The most characters the Markdown comment may have. GitHub refuses
-/// comments over 65,536 characters; the rest is a margin.
-pub const MARKDOWN_LIMIT: usize = 65_000;
+use crate::units::{scaled, signed, signed_share};
 
 /// Growing stacks the comment lists at most.
 pub const MARKDOWN_STACKS: usize = 20;
 
 /// Growing stacks the terminal output lists.
 pub const TEXT_STACKS: usize = 5;
-
-/// `+12.50%`, `new` (base 0, new not), `-` (both 0).
-pub fn share_text(share: Option<f64>, new: i64) -> String {
-    match share {
-        Some(s) => format!("{:+.2}%", s * 100.0),
-        None if new == 0 => "-".to_string(),
-        None => "new".to_string(),
-    }
-}
 
 /// `1 of 3 limits broken`, `all 3 limits hold`.
 pub fn headline(g: &Gate) -> String {
@@ -64,7 +51,7 @@ pub fn explain(g: &Gate, c: &Check) -> String {
         scaled(c.base, unit),
         scaled(c.new, unit),
         signed(c.delta, unit),
-        share_text(c.delta_share, c.new)
+        signed_share(c.delta_share, c.new)
     );
     let limit = c.limit.trim();
     let verdict = match (c.status, c.bound) {
@@ -119,10 +106,42 @@ pub fn write_text(out: &mut dyn Write, g: &Gate) -> std::io::Result<()> {
         scaled(t.base, unit),
         scaled(t.new, unit),
         signed(t.delta, unit),
-        share_text(t.delta_share, t.new),
+        signed_share(t.delta_share, t.new),
         scaled(g.noise_floor, unit)
     )?;
     writeln!(out)?;
+    write_table(out, g)?;
+    writeln!(out)?;
+    match g.verdict {
+        Verdict::Pass => writeln!(out, "PASS: {}", headline(g))?,
+        Verdict::Fail => {
+            writeln!(out, "FAIL: {}:", headline(g))?;
+            for c in g.failures() {
+                writeln!(out, "  {}", explain(g, c))?;
+            }
+        }
+    }
+    let noise = g
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Noise)
+        .count();
+    if noise > 0 {
+        writeln!(
+            out,
+            "{noise} broken limit(s) pass because their change is below the noise floor of {}",
+            scaled(g.noise_floor, unit)
+        )?;
+    }
+    write_text_stacks(out, g)
+}
+
+/// Room the comment keeps for its closing notes and footer.
+const RESERVE: usize = 1_500;
+
+/// The table of limits: limit, base, new, delta, delta %, status.
+fn write_table(out: &mut dyn Write, g: &Gate) -> std::io::Result<()> {
+    let unit = g.unit.as_str();
     let header = ["limit", "base", "new", "delta", "delta%", "status"].map(String::from);
     let rows: Vec<[String; 6]> = g
         .checks
@@ -133,7 +152,7 @@ pub fn write_text(out: &mut dyn Write, g: &Gate) -> std::io::Result<()> {
                 scaled(c.base, unit),
                 scaled(c.new, unit),
                 signed(c.delta, unit),
-                share_text(c.delta_share, c.new),
+                signed_share(c.delta_share, c.new),
                 c.status.as_str().to_string(),
             ]
         })
@@ -161,28 +180,12 @@ pub fn write_text(out: &mut dyn Write, g: &Gate) -> std::io::Result<()> {
             w4 = widths[4],
         )?;
     }
-    writeln!(out)?;
-    match g.verdict {
-        Verdict::Pass => writeln!(out, "PASS: {}", headline(g))?,
-        Verdict::Fail => {
-            writeln!(out, "FAIL: {}:", headline(g))?;
-            for c in g.failures() {
-                writeln!(out, "  {}", explain(g, c))?;
-            }
-        }
-    }
-    let noise = g
-        .checks
-        .iter()
-        .filter(|c| c.status == Status::Noise)
-        .count();
-    if noise > 0 {
-        writeln!(
-            out,
-            "{noise} broken limit(s) pass because their change is below the noise floor of {}",
-            scaled(g.noise_floor, unit)
-        )?;
-    }
+    Ok(())
+}
+
+/// The stacks that grew most, for the terminal.
+fn write_text_stacks(out: &mut dyn Write, g: &Gate) -> std::io::Result<()> {
+    let unit = g.unit.as_str();
     if !g.growing_stacks.is_empty() {
         writeln!(out)?;
         writeln!(out, "stacks that grew most (owner: entry > ... > leaf):")?;
@@ -199,42 +202,6 @@ pub fn write_text(out: &mut dyn Write, g: &Gate) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A string that refuses additions past a limit, keeping room for the
-/// notes that say what was left out.
-struct Bounded {
-    text: String,
-    limit: usize,
-}
-
-impl Bounded {
-    /// Room kept for closing notes and the footer.
-    const RESERVE: usize = 1_500;
-
-    /// Appends `s` when it fits below the limit minus the reserve.
-    fn push(&mut self, s: &str) -> bool {
-        if self.text.len() + s.len() + Self::RESERVE > self.limit {
-            return false;
-        }
-        self.text.push_str(s);
-        true
-    }
-
-    /// Appends a closing note, which may use the reserve.
-    fn note(&mut self, s: &str) {
-        if self.text.len() + s.len() <= self.limit {
-            self.text.push_str(s);
-        }
-    }
-}
-
-/// `s` cut to `max` characters, with `...` when cut.
-fn cut(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}...", &s[..i]),
-        None => s.to_string(),
-    }
-}
-
 fn status_cell(s: Status) -> &'static str {
     match s {
         Status::Pass => "✅ pass",
@@ -245,18 +212,15 @@ fn status_cell(s: Status) -> &'static str {
 
 /// The pull-request comment: the verdict, the table of limits, the stacks
 /// that grew most, warnings, then owners and kinds in a collapsed section.
-/// Never longer than [`MARKDOWN_LIMIT`] bytes (so characters): rows that do
+/// Never longer than [`COMMENT_LIMIT`] bytes (so characters): rows that do
 /// not fit are left out with a note saying how many.
 pub fn markdown(g: &Gate, warnings: &[String]) -> String {
-    markdown_within(g, warnings, MARKDOWN_LIMIT)
+    markdown_within(g, warnings, COMMENT_LIMIT)
 }
 
 fn markdown_within(g: &Gate, warnings: &[String], limit: usize) -> String {
     let unit = g.unit.as_str();
-    let mut md = Bounded {
-        text: String::new(),
-        limit,
-    };
+    let mut md = Comment::new(limit, RESERVE);
     let title = match g.verdict {
         Verdict::Pass => "✅ heapcost gate: within budget",
         Verdict::Fail => "❌ heapcost gate: memory regression",
@@ -269,7 +233,7 @@ fn markdown_within(g: &Gate, warnings: &[String], limit: usize) -> String {
         scaled(t.base, unit),
         scaled(t.new, unit),
         signed(t.delta, unit),
-        share_text(t.delta_share, t.new)
+        signed_share(t.delta_share, t.new)
     );
     let growers = top_growers(g, 3);
     if t.delta > 0 && !growers.is_empty() {
@@ -281,7 +245,7 @@ fn markdown_within(g: &Gate, warnings: &[String], limit: usize) -> String {
     if !failures.is_empty() {
         md.push("\n");
         for (i, c) in failures.iter().enumerate() {
-            if !md.push(&format!("- {}\n", cell(&cut(&explain(g, c), 600)))) {
+            if !md.push(&format!("- {}\n", cell(&cut(&explain(g, c), 600, "...")))) {
                 md.note(&format!("- ... and {} more\n", failures.len() - i));
                 break;
             }
@@ -292,11 +256,11 @@ fn markdown_within(g: &Gate, warnings: &[String], limit: usize) -> String {
         let row = format!(
             "| {} | {} | {} | {} | {} | {} |\n",
             status_cell(c.status),
-            cell(&cut(&c.label(), 300)),
+            cell(&cut(&c.label(), 300, "...")),
             scaled(c.base, unit),
             scaled(c.new, unit),
             signed(c.delta, unit),
-            share_text(c.delta_share, c.new)
+            signed_share(c.delta_share, c.new)
         );
         if !md.push(&row) {
             md.note(&format!(
@@ -316,7 +280,7 @@ fn markdown_within(g: &Gate, warnings: &[String], limit: usize) -> String {
         runs_words(&g.new_runs),
         scaled(g.noise_floor, unit)
     ));
-    md.text
+    md.into_text()
 }
 
 fn capitalized(s: &str) -> String {
@@ -329,12 +293,12 @@ fn capitalized(s: &str) -> String {
 
 fn runs_words(runs: &[Run]) -> String {
     match runs {
-        [one] => format!("`{}`", cut(&one.path, 200).replace('`', "")),
+        [one] => format!("`{}`", cut(&one.path, 200, "...").replace('`', "")),
         _ => format!("median of {} runs", runs.len()),
     }
 }
 
-fn write_stacks(md: &mut Bounded, g: &Gate) {
+fn write_stacks(md: &mut Comment, g: &Gate) {
     if g.growing_stacks.is_empty() {
         return;
     }
@@ -349,8 +313,8 @@ fn write_stacks(md: &mut Bounded, g: &Gate) {
             signed(s.delta, unit),
             scaled(s.base, unit),
             scaled(s.new, unit),
-            cell(&cut(&s.owner, 100)),
-            cut(&s.path.join(" > "), 400).replace(['`', '|', '\n', '\r'], "'")
+            cell(&cut(&s.owner, 100, "...")),
+            cut(&s.path.join(" > "), 400, "...").replace(['`', '|', '\n', '\r'], "'")
         );
         if !md.push(&row) {
             break;
@@ -370,9 +334,9 @@ fn write_stacks(md: &mut Bounded, g: &Gate) {
     }
 }
 
-fn write_warnings(md: &mut Bounded, warnings: &[String]) {
+fn write_warnings(md: &mut Comment, warnings: &[String]) {
     for (i, w) in warnings.iter().enumerate() {
-        let line = format!("\n> **Warning:** {}\n", cell(&cut(w, 1_000)));
+        let line = format!("\n> **Warning:** {}\n", cell(&cut(w, 1_000, "...")));
         if !md.push(&line) {
             md.note(&format!(
                 "\n_{} more warnings are in the job log._\n",
@@ -383,7 +347,7 @@ fn write_warnings(md: &mut Bounded, warnings: &[String]) {
     }
 }
 
-fn write_details(md: &mut Bounded, g: &Gate) {
+fn write_details(md: &mut Comment, g: &Gate) {
     let unit = g.unit.as_str();
     if !md.push("\n<details><summary>Owners and kinds</summary>\n") {
         return;
@@ -395,11 +359,11 @@ fn write_details(md: &mut Bounded, g: &Gate) {
         for (i, r) in rows.iter().enumerate() {
             let row = format!(
                 "| {} | {} | {} | {} | {} |\n",
-                cell(&cut(&r.name, 100)),
+                cell(&cut(&r.name, 100, "...")),
                 scaled(r.base, unit),
                 scaled(r.new, unit),
                 signed(r.delta, unit),
-                share_text(r.delta_share, r.new)
+                signed_share(r.delta_share, r.new)
             );
             if !md.push(&row) {
                 md.note(&format!("| ... {} more | | | | |\n", rows.len() - i));
@@ -415,7 +379,7 @@ fn write_details(md: &mut Bounded, g: &Gate) {
                     runs,
                     "| {side} | {} | `{}` |",
                     scaled(r.total, unit),
-                    cut(&r.path, 200).replace(['`', '|'], "'")
+                    cut(&r.path, 200, "...").replace(['`', '|'], "'")
                 );
             }
         }
@@ -501,7 +465,7 @@ mod tests {
             let g = gate(checks, stacks, len);
             let warnings = vec!["w|`<x>`\n".repeat(500); 200];
             let md = markdown(&g, &warnings);
-            assert!(md.chars().count() < MARKDOWN_LIMIT, "{}", md.len());
+            assert!(md.chars().count() < COMMENT_LIMIT, "{}", md.len());
             assert!(md.starts_with("### ❌ heapcost gate"), "{md}");
             assert!(
                 md.trim_end().ends_with("</sub>"),
@@ -513,11 +477,5 @@ mod tests {
         assert!(md.contains("more limits are not shown"), "{md}");
         let md = markdown(&gate(1, 100, 5_000), &[]);
         assert!(md.contains("more growing stacks are not shown"), "{md}");
-    }
-
-    #[test]
-    fn cells_are_cut_on_characters() {
-        assert_eq!(cut("ééé", 2), "éé...");
-        assert_eq!(cut("ab", 2), "ab");
     }
 }

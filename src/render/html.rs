@@ -10,12 +10,13 @@
 use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
-use super::flamegraph::{hex, owner_color, xml_escape};
-use super::text::{files_label, share_text, signed, signed_share};
-use super::units::{percentage, scaled};
+use super::escape::xml_escape;
+use super::flamegraph::{hex, owner_color};
+use super::text::files_label;
 use crate::analysis::diff::DiffRow;
 use crate::analysis::report::Report;
 use crate::analysis::series::Series;
+use crate::units::{percentage, scaled, scaled_bytes, share_text, signed, signed_share};
 
 const TEMPLATE: &str = include_str!("../../templates/report.html");
 
@@ -81,7 +82,7 @@ fn delta_rows(rows: &[DiffRow], unit: &str, n: usize) -> Vec<DeltaRow> {
             base: scaled(r.base, unit),
             new: scaled(r.new, unit),
             delta: signed(r.delta, unit),
-            share: signed_share(r),
+            share: signed_share(r.delta_share, r.new),
             class: class(r.delta),
         })
         .collect()
@@ -199,10 +200,42 @@ pub fn render_html(
     diff_flame: Option<&EmbeddedSvg>,
 ) -> Result<String, minijinja::Error> {
     let unit = r.unit.as_str();
+    let embed = |e: &EmbeddedSvg| {
+        context! { svg => for_srcdoc(&e.svg), note => e.note.clone(), height => svg_height(&e.svg) }
+    };
+    let mut env = Environment::new();
+    env.add_template("report.html", TEMPLATE)?;
+    let tmpl = env.get_template("report.html")?;
+    tmpl.render(context! {
+        title => page_title(r),
+        subtitle => format!("{} ({}), {}", r.sample_type, unit, match &r.series {
+            Some(s) => format!("{} snapshots", s.snapshots.len()),
+            None => format!("{} input(s)", r.provenance.inputs.len()),
+        }),
+        version => r.provenance.version.clone(),
+        cards => Value::from(minijinja::value::Serde(&cards(r))),
+        warnings => r.warnings.clone(),
+        memory => r.memory.as_ref().map(|m| m.sentences.clone()),
+        sample_type => r.sample_type.clone(),
+        total => scaled(r.total, unit),
+        owners => Value::from(minijinja::value::Serde(&owner_rows(r))),
+        kinds => Value::from(minijinja::value::Serde(&kind_rows(r))),
+        matrix => matrix(r),
+        functions => function_rows(r),
+        diff => diff_view(r),
+        series => series_view(r),
+        flame => embed(flame),
+        diff_flame => diff_flame.map(embed),
+        provenance => provenance(r),
+    })
+}
+
+/// The owners' rows, with bars relative to the largest.
+fn owner_rows(r: &Report) -> Vec<Row> {
+    let unit = r.unit.as_str();
     let a = &r.attribution;
     let max_owner = a.owners.iter().map(|o| o.value).max().unwrap_or(1).max(1) as f64;
-    let owners: Vec<Row> = a
-        .owners
+    a.owners
         .iter()
         .map(|o| Row {
             name: o.name.clone(),
@@ -217,10 +250,15 @@ pub fn render_html(
                 .map(|p| format!("{}  ({})", p.path.join(" > "), scaled(p.value, unit)))
                 .collect(),
         })
-        .collect();
+        .collect()
+}
+
+/// The kinds' rows, with bars relative to the largest.
+fn kind_rows(r: &Report) -> Vec<Row> {
+    let unit = r.unit.as_str();
+    let a = &r.attribution;
     let max_kind = a.kinds.iter().map(|o| o.value).max().unwrap_or(1).max(1) as f64;
-    let kinds: Vec<Row> = a
-        .kinds
+    a.kinds
         .iter()
         .map(|o| Row {
             name: o.name.clone(),
@@ -231,7 +269,13 @@ pub fn render_html(
             color: String::new(),
             paths: Vec::new(),
         })
-        .collect();
+        .collect()
+}
+
+/// The owner x kind matrix: the kinds, and one row of cells per owner.
+fn matrix(r: &Report) -> Value {
+    let unit = r.unit.as_str();
+    let a = &r.attribution;
     let kind_names: Vec<String> = a.kinds.iter().map(|k| k.name.clone()).collect();
     let matrix_rows: Vec<Value> = a
         .owners
@@ -255,8 +299,13 @@ pub fn render_html(
             context! { owner => o.name.clone(), cells => cells }
         })
         .collect();
-    let functions: Vec<Value> = r
-        .top_functions
+    context! { kinds => kind_names, rows => matrix_rows }
+}
+
+/// The top functions.
+fn function_rows(r: &Report) -> Vec<Value> {
+    let unit = r.unit.as_str();
+    r.top_functions
         .iter()
         .map(|f| {
             context! {
@@ -267,7 +316,13 @@ pub fn render_html(
                 cum_share => percentage(f.cum, r.total),
             }
         })
-        .collect();
+        .collect()
+}
+
+/// The cards at the top: total, peak, growth, largest owner, named share.
+fn cards(r: &Report) -> Vec<Card> {
+    let unit = r.unit.as_str();
+    let a = &r.attribution;
     let mut cards = vec![Card {
         label: format!("total {}", r.sample_type),
         value: scaled(r.total, unit),
@@ -290,7 +345,7 @@ pub fn render_html(
             label: format!("growth from {from}"),
             value: signed(g, unit),
             note: match &r.diff {
-                Some(d) => signed_share(&d.total),
+                Some(d) => signed_share(d.total.delta_share, d.total.new),
                 None => String::new(),
             },
             class: class(g),
@@ -310,7 +365,13 @@ pub fn render_html(
         note: "of the bytes have named frames".into(),
         class: "",
     });
-    let diff = r.diff.as_ref().map(|d| {
+    cards
+}
+
+/// The diff tables, when there is a base.
+fn diff_view(r: &Report) -> Option<Value> {
+    let unit = r.unit.as_str();
+    r.diff.as_ref().map(|d| {
         let tables = vec![
             DeltaTable {
                 title: "Owners",
@@ -350,8 +411,13 @@ pub fn render_html(
             base_label => labels(&r.provenance.base),
             new_label => new_label,
         }
-    });
-    let series = r.series.as_ref().map(|s| {
+    })
+}
+
+/// The series: chart, snapshots and leak suspects, when there are snapshots.
+fn series_view(r: &Report) -> Option<Value> {
+    let unit = r.unit.as_str();
+    r.series.as_ref().map(|s| {
         let snapshots: Vec<Value> = s
             .snapshots
             .iter()
@@ -377,10 +443,11 @@ pub fn render_html(
             snapshots => snapshots,
             suspects => suspects.join(", "),
         }
-    });
-    let embed = |e: &EmbeddedSvg| {
-        context! { svg => for_srcdoc(&e.svg), note => e.note.clone(), height => svg_height(&e.svg) }
-    };
+    })
+}
+
+/// Where the numbers come from: inputs, base, binaries, command line.
+fn provenance(r: &Report) -> Value {
     let binaries: Vec<Value> = r
         .provenance
         .binaries
@@ -402,49 +469,29 @@ pub fn render_html(
                 context! {
                     path => f.path.clone(),
                     format => f.format.clone(),
-                    size => scaled(i64::try_from(f.size).unwrap_or(i64::MAX), "bytes"),
+                    size => scaled_bytes(f.size),
                     stacks => f.stacks,
                     truncated => f.truncated,
                 }
             })
             .collect()
     };
+    context! {
+        inputs => inputs(&r.provenance.inputs),
+        base => inputs(&r.provenance.base),
+        binaries => binaries,
+        command_line => r.provenance.command_line.clone(),
+    }
+}
+
+/// The page title: the last snapshot, or the inputs.
+fn page_title(r: &Report) -> String {
     let paths: Vec<String> = r.provenance.inputs.iter().map(|f| f.path.clone()).collect();
-    let title = match (&r.series, paths.last()) {
+    match (&r.series, paths.last()) {
         (Some(s), Some(last)) => format!(
             "heapcost report: {last} (last of {} snapshots)",
             s.snapshots.len()
         ),
         _ => format!("heapcost report: {}", files_label(&paths)),
-    };
-    let mut env = Environment::new();
-    env.add_template("report.html", TEMPLATE)?;
-    let tmpl = env.get_template("report.html")?;
-    tmpl.render(context! {
-        title => title,
-        subtitle => format!("{} ({}), {}", r.sample_type, unit, match &r.series {
-            Some(s) => format!("{} snapshots", s.snapshots.len()),
-            None => format!("{} input(s)", r.provenance.inputs.len()),
-        }),
-        version => r.provenance.version.clone(),
-        cards => Value::from(minijinja::value::Serde(&cards)),
-        warnings => r.warnings.clone(),
-        memory => r.memory.as_ref().map(|m| m.sentences.clone()),
-        sample_type => r.sample_type.clone(),
-        total => scaled(r.total, unit),
-        owners => Value::from(minijinja::value::Serde(&owners)),
-        kinds => Value::from(minijinja::value::Serde(&kinds)),
-        matrix => context! { kinds => kind_names, rows => matrix_rows },
-        functions => functions,
-        diff => diff,
-        series => series,
-        flame => embed(flame),
-        diff_flame => diff_flame.map(embed),
-        provenance => context! {
-            inputs => inputs(&r.provenance.inputs),
-            base => inputs(&r.provenance.base),
-            binaries => binaries,
-            command_line => r.provenance.command_line.clone(),
-        },
-    })
+    }
 }

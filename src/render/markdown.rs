@@ -2,11 +2,13 @@
 
 use std::io::Write;
 
-use super::text::share_text;
-use super::units::scaled;
+use super::cut::{cut, fit_comment};
+
 use crate::analysis::attribution::AttributionView;
+use crate::analysis::report::Report;
 use crate::analysis::top::Top;
 use crate::attribute::Tier;
+use crate::units::{scaled, share_text};
 
 /// Escapes the characters that would break a table cell or start markup.
 pub fn cell(text: &str) -> String {
@@ -78,6 +80,13 @@ pub fn write_attribution(
             )?;
         }
     }
+    write_matrix(out, view)?;
+    write_heaviest_paths(out, view)
+}
+
+/// The owner x kind matrix, collapsed.
+fn write_matrix(out: &mut dyn Write, view: &AttributionView) -> std::io::Result<()> {
+    let unit = view.unit.as_str();
     if !view.kinds.is_empty() {
         writeln!(out)?;
         writeln!(out, "<details><summary>Owner x kind</summary>")?;
@@ -108,6 +117,12 @@ pub fn write_attribution(
         writeln!(out)?;
         writeln!(out, "</details>")?;
     }
+    Ok(())
+}
+
+/// Each owner's heaviest paths.
+fn write_heaviest_paths(out: &mut dyn Write, view: &AttributionView) -> std::io::Result<()> {
+    let unit = view.unit.as_str();
     if view.owners.iter().any(|r| !r.top_stacks.is_empty()) {
         writeln!(out)?;
         writeln!(out, "**Heaviest paths per owner** (entry > ... > leaf)")?;
@@ -158,9 +173,9 @@ pub fn write_top(
             out,
             "| {} | {} | {} | {} | {} |",
             scaled(r.flat, unit),
-            super::units::percentage(r.flat, top.total).trim(),
+            crate::units::percentage(r.flat, top.total).trim(),
             scaled(r.cum, unit),
-            super::units::percentage(r.cum, top.total).trim(),
+            crate::units::percentage(r.cum, top.total).trim(),
             cell(&r.name)
         )?;
     }
@@ -175,7 +190,7 @@ pub fn write_diff(
     nodecount: usize,
     warnings: &[String],
 ) -> std::io::Result<()> {
-    use super::text::{signed, signed_share};
+    use crate::units::{signed, signed_share};
     let unit = diff.unit.as_str();
     let t = &diff.total;
     writeln!(out, "### heapcost: what changed")?;
@@ -187,7 +202,7 @@ pub fn write_diff(
         scaled(t.base, unit),
         scaled(t.new, unit),
         signed(t.delta, unit),
-        signed_share(t)
+        signed_share(t.delta_share, t.new)
     )?;
     for w in warnings {
         writeln!(out)?;
@@ -216,7 +231,7 @@ pub fn write_diff(
                 scaled(r.base, unit),
                 scaled(r.new, unit),
                 signed(r.delta, unit),
-                signed_share(r)
+                signed_share(r.delta_share, r.new)
             )?;
         }
     }
@@ -229,7 +244,8 @@ pub fn write_series(
     s: &crate::analysis::series::Series,
     warnings: &[String],
 ) -> std::io::Result<()> {
-    use super::text::{signed, sparkline};
+    use super::text::sparkline;
+    use crate::units::signed;
     let unit = s.unit.as_str();
     writeln!(out, "### heapcost: {} snapshots", s.snapshots.len())?;
     writeln!(out)?;
@@ -303,30 +319,34 @@ pub fn write_series(
     Ok(())
 }
 
-/// The most characters a GitHub comment may hold (65,536), with room to spare.
-pub const COMMENT_LIMIT: usize = 65_000;
-
 /// Longest frame name or path kept in a summary table cell.
 const NAME_LIMIT: usize = 300;
 
+/// `text` cut to [`NAME_LIMIT`] characters (`…` when cut), escaped for a cell.
 fn clipped(text: &str) -> String {
-    if text.chars().count() <= NAME_LIMIT {
-        return cell(text);
-    }
-    let cut: String = text.chars().take(NAME_LIMIT).collect();
-    format!("{}…", cell(&cut))
+    cell(&cut(text, NAME_LIMIT, "…"))
 }
 
 /// The report's pull-request summary: headline, warnings, the memory gap,
 /// owners, growth from the base, snapshots and top functions. Always under
-/// [`COMMENT_LIMIT`] characters: names are clipped, tables are cut, and a
-/// last line says so when the text had to be cut.
-pub fn report_summary(r: &crate::analysis::report::Report) -> String {
-    use super::text::{signed, signed_share};
+/// [`COMMENT_LIMIT`](super::cut::COMMENT_LIMIT) bytes (so characters): names are clipped, tables are
+/// cut, and a last line says so when the text had to be cut.
+pub fn report_summary(r: &Report) -> String {
+    let mut s = String::new();
+    summary_headline(&mut s, r);
+    summary_owners(&mut s, r);
+    summary_diff(&mut s, r);
+    summary_series(&mut s, r);
+    summary_top(&mut s, r);
+    fit_comment(s)
+}
+
+/// The title and the headline: total, growth, peak, largest owner.
+fn summary_headline(s: &mut String, r: &Report) {
+    use crate::units::{signed, signed_share};
     use std::fmt::Write as _;
     let unit = r.unit.as_str();
     let a = &r.attribution;
-    let mut s = String::new();
     let _ = writeln!(s, "### heapcost report");
     let _ = writeln!(s);
     let inputs: Vec<String> = r.provenance.inputs.iter().map(|f| f.path.clone()).collect();
@@ -347,7 +367,7 @@ pub fn report_summary(r: &crate::analysis::report::Report) -> String {
     if let (Some(g), Some(from)) = (r.growth, &r.growth_from) {
         let _ = write!(s, ", **{}** from the {from}", signed(g, unit));
         if let Some(d) = &r.diff {
-            let _ = write!(s, " ({})", signed_share(&d.total));
+            let _ = write!(s, " ({})", signed_share(d.total.delta_share, d.total.new));
         }
     }
     if let Some(series) = &r.series {
@@ -369,6 +389,13 @@ pub fn report_summary(r: &crate::analysis::report::Report) -> String {
         );
     }
     let _ = writeln!(s, ".");
+}
+
+/// Warnings, the memory gap, and the owners with their heaviest paths.
+fn summary_owners(s: &mut String, r: &Report) {
+    use std::fmt::Write as _;
+    let unit = r.unit.as_str();
+    let a = &r.attribution;
     for w in r.warnings.iter().take(10) {
         let _ = writeln!(s);
         let _ = writeln!(s, "> **Warning:** {}", clipped(w));
@@ -397,6 +424,13 @@ pub fn report_summary(r: &crate::analysis::report::Report) -> String {
             share_text(o.share)
         );
     }
+}
+
+/// The owners that changed from the base.
+fn summary_diff(s: &mut String, r: &Report) {
+    use crate::units::{signed, signed_share};
+    use std::fmt::Write as _;
+    let unit = r.unit.as_str();
     if let Some(d) = &r.diff {
         let _ = writeln!(s);
         let _ = writeln!(s, "| Owner | base | new | delta | delta % |");
@@ -409,10 +443,17 @@ pub fn report_summary(r: &crate::analysis::report::Report) -> String {
                 scaled(row.base, unit),
                 scaled(row.new, unit),
                 signed(row.delta, unit),
-                signed_share(row)
+                signed_share(row.delta_share, row.new)
             );
         }
     }
+}
+
+/// The snapshots, collapsed.
+fn summary_series(s: &mut String, r: &Report) {
+    use crate::units::signed;
+    use std::fmt::Write as _;
+    let unit = r.unit.as_str();
     if let Some(series) = &r.series {
         let _ = writeln!(s);
         let _ = writeln!(
@@ -440,6 +481,12 @@ pub fn report_summary(r: &crate::analysis::report::Report) -> String {
         let _ = writeln!(s);
         let _ = writeln!(s, "</details>");
     }
+}
+
+/// The top functions, collapsed.
+fn summary_top(s: &mut String, r: &Report) {
+    use std::fmt::Write as _;
+    let unit = r.unit.as_str();
     let _ = writeln!(s);
     let _ = writeln!(s, "<details><summary>Top functions</summary>");
     let _ = writeln!(s);
@@ -450,41 +497,12 @@ pub fn report_summary(r: &crate::analysis::report::Report) -> String {
             s,
             "| {} | {} | {} | {} | {} |",
             scaled(f.flat, unit),
-            super::units::percentage(f.flat, r.total).trim(),
+            crate::units::percentage(f.flat, r.total).trim(),
             scaled(f.cum, unit),
-            super::units::percentage(f.cum, r.total).trim(),
+            crate::units::percentage(f.cum, r.total).trim(),
             clipped(&f.name)
         );
     }
     let _ = writeln!(s);
     let _ = writeln!(s, "</details>");
-    fit_comment(s)
-}
-
-/// Cuts `text` at a line boundary so it stays under [`COMMENT_LIMIT`]
-/// characters, saying so in a last line.
-pub fn fit_comment(text: String) -> String {
-    if text.chars().count() <= COMMENT_LIMIT {
-        return text;
-    }
-    let note = "\n… (cut to fit a pull-request comment; the HTML report has everything)\n";
-    let budget = COMMENT_LIMIT - note.chars().count() - "\n</details>\n".len();
-    let mut out = String::new();
-    let mut used = 0;
-    for line in text.lines() {
-        let n = line.chars().count() + 1;
-        if used + n > budget {
-            break;
-        }
-        out.push_str(line);
-        out.push('\n');
-        used += n;
-    }
-    if out.contains("<details>")
-        && out.matches("<details>").count() > out.matches("</details>").count()
-    {
-        out.push_str("\n</details>\n");
-    }
-    out.push_str(note);
-    out
 }

@@ -4,6 +4,8 @@
 //! with pprof's units and percentages so that pprof users read them at once.
 
 pub mod ci;
+pub mod cut;
+pub mod escape;
 pub mod flamegraph;
 pub mod folded;
 pub mod gate;
@@ -12,4 +14,3 @@ pub mod json;
 pub mod markdown;
 pub mod pprof;
 pub mod text;
-pub mod units;

@@ -2,11 +2,11 @@
 
 use std::io::Write;
 
-use super::units::{percentage, scaled};
 use crate::analysis::attribution::AttributionView;
-use crate::analysis::info::Info;
+use crate::analysis::info::{Info, MappingInfo};
 use crate::analysis::top::Top;
 use crate::attribute::Tier;
+use crate::units::{percentage, scaled, share_text, signed, signed_share};
 
 /// Writes the top table, pprof's `-text` layout, limited to `nodecount` rows
 /// (0: all). `inputs` names the files the profile came from.
@@ -94,6 +94,20 @@ pub fn write_info(out: &mut dyn Write, info: &Info) -> std::io::Result<()> {
             parts.join(", ")
         )?;
     }
+    write_totals(out, info)?;
+    if info.truncated {
+        writeln!(out, "  truncated:    yes: {}", truncation_words(info))?;
+    } else if info.header_totals.is_some() {
+        writeln!(
+            out,
+            "  truncated:    no (the listed stacks account for the header totals)"
+        )?;
+    }
+    write_mappings(out, info)
+}
+
+/// The totals table: header, listed stacks, missing, after unsampling.
+fn write_totals(out: &mut dyn Write, info: &Info) -> std::io::Result<()> {
     let value = |m: &Option<serde_json::Map<String, serde_json::Value>>, k: &str| {
         m.as_ref()
             .and_then(|m| m.get(k))
@@ -120,14 +134,11 @@ pub fn write_info(out: &mut dyn Write, info: &Info) -> std::io::Result<()> {
             cell(total)
         )?;
     }
-    if info.truncated {
-        writeln!(out, "  truncated:    yes: {}", truncation_words(info))?;
-    } else if info.header_totals.is_some() {
-        writeln!(
-            out,
-            "  truncated:    no (the listed stacks account for the header totals)"
-        )?;
-    }
+    Ok(())
+}
+
+/// The mappings, each with how its names were found.
+fn write_mappings(out: &mut dyn Write, info: &Info) -> std::io::Result<()> {
     writeln!(out, "  mappings:     {}", info.mappings.len())?;
     for (i, m) in info.mappings.iter().enumerate() {
         let id = if m.build_id.is_empty() {
@@ -150,34 +161,45 @@ pub fn write_info(out: &mut dyn Write, info: &Info) -> std::io::Result<()> {
                 "addresses"
             }
         )?;
-        if let Some(r) = info.symbolization.as_ref().and_then(|s| s.get(i)) {
-            if let Some(file) = &r.file {
-                let debug = r
-                    .debug_file
-                    .as_ref()
-                    .map(|d| format!(", debug info from {d}"))
-                    .unwrap_or_default();
-                let dwarf = if r.dwarf {
-                    "DWARF"
-                } else {
-                    "symbol table only"
-                };
-                writeln!(
-                    out,
-                    "      names: {file} ({}{debug}; {dwarf}): {} of {} addresses named, {} of the {} on stacks through it",
-                    r.how.as_deref().unwrap_or(""),
-                    r.named_frames,
-                    r.frames,
-                    percentage(m.named_value, m.value).trim(),
-                    info.sample_types
-                        .last()
-                        .map(String::as_str)
-                        .unwrap_or("value")
-                )?;
-            }
-            if let Some(problem) = &r.problem {
-                writeln!(out, "      no names: {problem}")?;
-            }
+        write_mapping_names(out, info, i, m)?;
+    }
+    Ok(())
+}
+
+/// Where the names of mapping `i` came from, or why there are none.
+fn write_mapping_names(
+    out: &mut dyn Write,
+    info: &Info,
+    i: usize,
+    m: &MappingInfo,
+) -> std::io::Result<()> {
+    if let Some(r) = info.symbolization.as_ref().and_then(|s| s.get(i)) {
+        if let Some(file) = &r.file {
+            let debug = r
+                .debug_file
+                .as_ref()
+                .map(|d| format!(", debug info from {d}"))
+                .unwrap_or_default();
+            let dwarf = if r.dwarf {
+                "DWARF"
+            } else {
+                "symbol table only"
+            };
+            writeln!(
+                out,
+                "      names: {file} ({}{debug}; {dwarf}): {} of {} addresses named, {} of the {} on stacks through it",
+                r.how.as_deref().unwrap_or(""),
+                r.named_frames,
+                r.frames,
+                percentage(m.named_value, m.value).trim(),
+                info.sample_types
+                    .last()
+                    .map(String::as_str)
+                    .unwrap_or("value")
+            )?;
+        }
+        if let Some(problem) = &r.problem {
+            writeln!(out, "      no names: {problem}")?;
         }
     }
     Ok(())
@@ -308,33 +330,10 @@ fn write_matrix(out: &mut dyn Write, view: &AttributionView) -> std::io::Result<
     Ok(())
 }
 
-/// `97.84%` for a share in 0..1.
-pub fn share_text(share: f64) -> String {
-    format!("{:.2}%", share * 100.0)
-}
-
 /// A 20-character bar for a share in 0..1.
 fn bar(share: f64) -> String {
     let n = (share.clamp(0.0, 1.0) * 20.0).round() as usize;
     "#".repeat(n)
-}
-
-/// `+1.50MB`, `-2kB`, `0` for a change.
-pub fn signed(value: i64, unit: &str) -> String {
-    if value > 0 {
-        format!("+{}", scaled(value, unit))
-    } else {
-        scaled(value, unit)
-    }
-}
-
-/// `+12.50%`, `-3.00%`, `new` (base 0), `-` (0 on both sides) for a row's relative change.
-pub fn signed_share(row: &crate::analysis::diff::DiffRow) -> String {
-    match row.delta_share {
-        Some(s) => format!("{:+.2}%", s * 100.0),
-        None if row.new == 0 => "-".to_string(),
-        None => "new".to_string(),
-    }
 }
 
 /// Writes a diff: totals, owners, kinds, then the `nodecount` functions
@@ -357,7 +356,7 @@ pub fn write_diff(
         scaled(t.base, unit),
         scaled(t.new, unit),
         signed(t.delta, unit),
-        signed_share(t)
+        signed_share(t.delta_share, t.new)
     )?;
     for (title, rows) in [("owner", &diff.owners), ("kind", &diff.kinds)] {
         writeln!(out)?;
@@ -373,7 +372,7 @@ pub fn write_diff(
                 scaled(r.base, unit),
                 scaled(r.new, unit),
                 signed(r.delta, unit),
-                signed_share(r),
+                signed_share(r.delta_share, r.new),
                 r.name
             )?;
         }
@@ -392,7 +391,7 @@ pub fn write_diff(
             scaled(r.base, unit),
             scaled(r.new, unit),
             signed(r.delta, unit),
-            signed_share(r),
+            signed_share(r.delta_share, r.new),
             signed(f.cum_new.saturating_sub(f.cum_base), unit),
             r.name
         )?;
