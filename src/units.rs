@@ -329,9 +329,35 @@ pub fn signed_share(share: Option<f64>, new: i64) -> String {
     }
 }
 
+/// A change in words: `100MB -> 400MB (+300MB, +300.00%)`; with `strong`
+/// the delta is bold Markdown (`**+300MB**`). The one headline of `diff`,
+/// the gate and their comments.
+pub fn change(base: i64, new: i64, delta: i64, share: Option<f64>, unit: &str, strong: bool) -> String {
+    let mark = if strong { "**" } else { "" };
+    format!(
+        "{} -> {} ({mark}{}{mark}, {})",
+        scaled(base, unit),
+        scaled(new, unit),
+        signed(delta, unit),
+        signed_share(share, new)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_in_words() {
+        assert_eq!(
+            change(1024, 3072, 2048, Some(2.0), "bytes", false),
+            "1kB -> 3kB (+2kB, +200.00%)"
+        );
+        assert_eq!(
+            change(0, 10, 10, None, "count", true),
+            "0 -> 10 (**+10**, new)"
+        );
+    }
 
     fn size(text: &str) -> u64 {
         parse_size(text).unwrap().value

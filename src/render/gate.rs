@@ -8,7 +8,7 @@ use super::cut::{COMMENT_LIMIT, Comment, cut};
 use super::markdown::cell;
 use crate::analysis::budgets::Bound;
 use crate::analysis::gate::{Check, Gate, Run, Scope, Status, Verdict};
-use crate::units::{scaled, signed, signed_share};
+use crate::units::{change, scaled, signed, signed_share};
 
 /// Growing stacks the comment lists at most.
 pub const MARKDOWN_STACKS: usize = 20;
@@ -46,13 +46,7 @@ pub fn explain(g: &Gate, c: &Check) -> String {
         Scope::Owner => format!("owner {}", c.name),
         Scope::Kind => format!("kind {}", c.name),
     };
-    let change = format!(
-        "{} -> {} ({}, {})",
-        scaled(c.base, unit),
-        scaled(c.new, unit),
-        signed(c.delta, unit),
-        signed_share(c.delta_share, c.new)
-    );
+    let change = change(c.base, c.new, c.delta, c.delta_share, unit, false);
     let limit = c.limit.trim();
     let verdict = match (c.status, c.bound) {
         (Status::Pass, Bound::Cap(_)) => format!("within its budget of {limit}"),
@@ -101,12 +95,9 @@ pub fn write_text(out: &mut dyn Write, g: &Gate) -> std::io::Result<()> {
     let t = &g.diff.total;
     writeln!(
         out,
-        "Type: {}, total {} -> {} ({}, {}); noise floor {}",
+        "Type: {}, total {}; noise floor {}",
         g.sample_type,
-        scaled(t.base, unit),
-        scaled(t.new, unit),
-        signed(t.delta, unit),
-        signed_share(t.delta_share, t.new),
+        change(t.base, t.new, t.delta, t.delta_share, unit, false),
         scaled(g.noise_floor, unit)
     )?;
     writeln!(out)?;
@@ -227,13 +218,10 @@ fn markdown_within(g: &Gate, warnings: &[String], limit: usize) -> String {
     };
     let t = &g.diff.total;
     let mut head = format!(
-        "### {title}\n\n**{}.** {} {} -> {} (**{}**, {}).",
+        "### {title}\n\n**{}.** {} {}.",
         capitalized(&headline(g)),
         g.sample_type,
-        scaled(t.base, unit),
-        scaled(t.new, unit),
-        signed(t.delta, unit),
-        signed_share(t.delta_share, t.new)
+        change(t.base, t.new, t.delta, t.delta_share, unit, true)
     );
     let growers = top_growers(g, 3);
     if t.delta > 0 && !growers.is_empty() {

@@ -8,7 +8,7 @@ use crate::analysis::attribution::AttributionView;
 use crate::analysis::report::Report;
 use crate::analysis::top::Top;
 use crate::attribute::Tier;
-use crate::units::{scaled, share_text};
+use crate::units::{change, scaled, share_text};
 
 /// Escapes the characters that would break a table cell or start markup.
 pub fn cell(text: &str) -> String {
@@ -197,12 +197,9 @@ pub fn write_diff(
     writeln!(out)?;
     writeln!(
         out,
-        "{} {} -> {} (**{}**, {}).",
+        "{} {}.",
         diff.sample_type,
-        scaled(t.base, unit),
-        scaled(t.new, unit),
-        signed(t.delta, unit),
-        signed_share(t.delta_share, t.new)
+        change(t.base, t.new, t.delta, t.delta_share, unit, true)
     )?;
     for w in warnings {
         writeln!(out)?;

@@ -6,7 +6,7 @@ use crate::analysis::attribution::AttributionView;
 use crate::analysis::info::{Info, MappingInfo};
 use crate::analysis::top::Top;
 use crate::attribute::Tier;
-use crate::units::{percentage, scaled, share_text, signed, signed_share};
+use crate::units::{change, percentage, scaled, share_text, signed, signed_share};
 
 /// Writes the top table, pprof's `-text` layout, limited to `nodecount` rows
 /// (0: all). `inputs` names the files the profile came from.
@@ -351,12 +351,9 @@ pub fn write_diff(
     let t = &diff.total;
     writeln!(
         out,
-        "Type: {}, total {} -> {} ({}, {})",
+        "Type: {}, total {}",
         diff.sample_type,
-        scaled(t.base, unit),
-        scaled(t.new, unit),
-        signed(t.delta, unit),
-        signed_share(t.delta_share, t.new)
+        change(t.base, t.new, t.delta, t.delta_share, unit, false)
     )?;
     for (title, rows) in [("owner", &diff.owners), ("kind", &diff.kinds)] {
         writeln!(out)?;
