@@ -332,7 +332,14 @@ pub fn signed_share(share: Option<f64>, new: i64) -> String {
 /// A change in words: `100MB -> 400MB (+300MB, +300.00%)`; with `strong`
 /// the delta is bold Markdown (`**+300MB**`). The one headline of `diff`,
 /// the gate and their comments.
-pub fn change(base: i64, new: i64, delta: i64, share: Option<f64>, unit: &str, strong: bool) -> String {
+pub fn change(
+    base: i64,
+    new: i64,
+    delta: i64,
+    share: Option<f64>,
+    unit: &str,
+    strong: bool,
+) -> String {
     let mark = if strong { "**" } else { "" };
     format!(
         "{} -> {} ({mark}{}{mark}, {})",

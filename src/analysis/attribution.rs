@@ -91,6 +91,36 @@ impl AttributionView {
     }
 }
 
+#[cfg(test)]
+impl AttributionView {
+    /// A view of `inuse_space` with these owners, each with one short path
+    /// (`NAME::entry > Slice::newStorage`), for the tests of the views built
+    /// from views.
+    pub(crate) fn of_owners(total: i64, owners: &[(&str, i64)]) -> Self {
+        AttributionView {
+            sample_type: "inuse_space".into(),
+            unit: "bytes".into(),
+            total,
+            owners: owners
+                .iter()
+                .map(|&(name, value)| LabelRow {
+                    name: name.into(),
+                    tier: None,
+                    value,
+                    share: 0.0,
+                    top_stacks: vec![PathRow {
+                        path: vec![format!("{name}::entry"), "Slice::newStorage".into()],
+                        value,
+                    }],
+                })
+                .collect(),
+            kinds: Vec::new(),
+            matrix: Vec::new(),
+            named_share: 1.0,
+        }
+    }
+}
+
 /// Builds the view of sample type `index` of an attributed profile, keeping
 /// `stacks` short paths per owner (0: none, and no names are looked at).
 pub fn attribution(a: &Attributed, index: usize, stacks: usize) -> AttributionView {

@@ -156,24 +156,7 @@ mod tests {
     use super::*;
 
     fn view(total: i64, owners: &[(&str, i64)]) -> AttributionView {
-        AttributionView {
-            sample_type: "inuse_space".into(),
-            unit: "bytes".into(),
-            total,
-            owners: owners
-                .iter()
-                .map(|&(name, value)| super::super::attribution::LabelRow {
-                    name: name.into(),
-                    tier: None,
-                    value,
-                    share: 0.0,
-                    top_stacks: vec![],
-                })
-                .collect(),
-            kinds: vec![],
-            matrix: vec![],
-            named_share: 1.0,
-        }
+        AttributionView::of_owners(total, owners)
     }
 
     #[test]

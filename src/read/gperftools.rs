@@ -30,7 +30,7 @@ use crate::profile::{
 
 use super::stream::LineReader;
 use super::text::{
-    AddressTable, ColumnSums, Cursor, Malformed, SampleTable, is_blank_or_comment, lossy,
+    AddressTable, ColumnSums, Cursor, Malformed, SampleTable, body_lines, first_line, lossy,
     parse_addresses, too_deep, unsample_checked,
 };
 use super::{limits, maps};
@@ -148,17 +148,7 @@ pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineE
     };
     let sample_types = layout.sample_types();
     let mut body = Stacks::new(layout);
-    let mut saw_maps = false;
-    while let Some((no, raw)) = lines.next_line()? {
-        if is_blank_or_comment(raw) {
-            continue;
-        }
-        if maps::is_sentinel(raw) {
-            saw_maps = true;
-            break;
-        }
-        body.line(no, raw)?;
-    }
+    let saw_maps = body_lines(lines, |no, raw| body.line(no, raw))?;
     if body.stacks == 0 && body.frameless.count == 0 {
         return Err(LineError::Parse(Some(header_no), ParseError::NoStacks));
     }
@@ -189,17 +179,15 @@ pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineE
 
 /// The first non-blank line, read as the header: its number, totals and tag.
 fn read_header<R: Read>(lines: &mut LineReader<R>) -> Result<(usize, [i64; 4], Tag), LineError> {
-    loop {
-        match lines.next_line()? {
-            None => return Err(LineError::Parse(None, ParseError::Empty)),
-            Some((no, l)) if !l.trim_ascii().is_empty() => {
-                let (block, tag) =
-                    parse_header(l).map_err(|why| (Some(no), ParseError::line(why, &lossy(l))))?;
-                return Ok((no, block, tag));
-            }
-            Some(_) => {}
-        }
-    }
+    first_line(
+        lines,
+        |l| l.trim_ascii().is_empty(),
+        |no, l| {
+            let (block, tag) =
+                parse_header(l).map_err(|why| (Some(no), ParseError::line(why, &lossy(l))))?;
+            Ok((no, block, tag))
+        },
+    )
 }
 
 impl Tag {

@@ -26,8 +26,8 @@ use crate::profile::{
 use super::gperftools::{HeapLayout, LineError};
 use super::stream::LineReader;
 use super::text::{
-    AddressTable, ColumnSums, Cursor, Malformed, SampleTable, is_blank_or_comment, lossy,
-    parse_addresses, too_deep,
+    AddressTable, ColumnSums, Cursor, Malformed, SampleTable, body_lines, first_line,
+    is_blank_or_comment, lossy, parse_addresses, too_deep,
 };
 use super::{limits, maps};
 
@@ -64,17 +64,7 @@ fn parse_thread_line(line: &[u8]) -> Result<ThreadLine, Malformed> {
 pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineError> {
     let (first_no, period) = read_period(lines)?;
     let mut dump = Dump::new(period);
-    let mut saw_maps = false;
-    while let Some((no, raw)) = lines.next_line()? {
-        if is_blank_or_comment(raw) {
-            continue;
-        }
-        if maps::is_sentinel(raw) {
-            saw_maps = true;
-            break;
-        }
-        dump.line(no, raw)?;
-    }
+    let saw_maps = body_lines(lines, |no, raw| dump.line(no, raw))?;
     dump.finish_stack()?;
     let (Some(header), Some(layout)) = (dump.header, dump.layout) else {
         return Err(LineError::Parse(
@@ -115,25 +105,19 @@ pub(crate) fn parse<R: Read>(lines: &mut LineReader<R>) -> Result<Profile, LineE
 
 /// The first non-blank line, `heap_v2/PERIOD`: its number and the period.
 fn read_period<R: Read>(lines: &mut LineReader<R>) -> Result<(usize, i64), LineError> {
-    loop {
-        match lines.next_line()? {
-            None => return Err(LineError::Parse(None, ParseError::Empty)),
-            Some((no, l)) if !is_blank_or_comment(l) => {
-                let period = l
-                    .trim_ascii()
-                    .strip_prefix(b"heap_v2/")
-                    .and_then(|n| Cursor::new(n).count("sampling period").ok())
-                    .ok_or_else(|| {
-                        (
-                            Some(no),
-                            ParseError::line("expected 'heap_v2/PERIOD'", &lossy(l)),
-                        )
-                    })?;
-                return Ok((no, period));
-            }
-            Some(_) => {}
-        }
-    }
+    first_line(lines, is_blank_or_comment, |no, l| {
+        let period = l
+            .trim_ascii()
+            .strip_prefix(b"heap_v2/")
+            .and_then(|n| Cursor::new(n).count("sampling period").ok())
+            .ok_or_else(|| {
+                (
+                    Some(no),
+                    ParseError::line("expected 'heap_v2/PERIOD'", &lossy(l)),
+                )
+            })?;
+        Ok((no, period))
+    })
 }
 
 /// A dump being read, after its `heap_v2/N` line.

@@ -11,7 +11,10 @@ use crate::profile::{
     AddressKind, Label, Location, LocationId, RuntimeAddr, Sample, overflow_message,
 };
 
+use std::io::Read;
+
 use super::limits;
+use super::stream::{LineReader, ReadFailure};
 
 /// True for lines that carry nothing: blank, or a `#` comment.
 pub(crate) fn is_blank_or_comment(line: &[u8]) -> bool {
@@ -19,6 +22,41 @@ pub(crate) fn is_blank_or_comment(line: &[u8]) -> bool {
         None => true,
         Some(b) => *b == b'#',
     }
+}
+
+/// Reads the first line that `skip` does not pass over and hands it to
+/// `header` with its number; an input with no such line is empty.
+pub(crate) fn first_line<R: Read, T>(
+    lines: &mut LineReader<R>,
+    skip: impl Fn(&[u8]) -> bool,
+    header: impl FnOnce(usize, &[u8]) -> Result<T, ReadFailure>,
+) -> Result<T, ReadFailure> {
+    loop {
+        match lines.next_line()? {
+            None => return Err(ReadFailure::Parse(None, ParseError::Empty)),
+            Some((no, l)) if !skip(l) => return header(no, l),
+            Some(_) => {}
+        }
+    }
+}
+
+/// Hands each line of a dump's body to `line` (blank lines and `#`
+/// comments passed over) until the memory-map trailer; true when the
+/// trailer's first line was read.
+pub(crate) fn body_lines<R: Read>(
+    lines: &mut LineReader<R>,
+    mut line: impl FnMut(usize, &[u8]) -> Result<(), ReadFailure>,
+) -> Result<bool, ReadFailure> {
+    while let Some((no, raw)) = lines.next_line()? {
+        if is_blank_or_comment(raw) {
+            continue;
+        }
+        if super::maps::is_sentinel(raw) {
+            return Ok(true);
+        }
+        line(no, raw)?;
+    }
+    Ok(false)
 }
 
 /// Lossy text of a line, for error messages and paths.

@@ -363,15 +363,7 @@ pub fn write_diff(
             "base", "new", "delta", "delta%"
         )?;
         for r in rows {
-            writeln!(
-                out,
-                "{:>10} {:>10} {:>11} {:>9}  {}",
-                scaled(r.base, unit),
-                scaled(r.new, unit),
-                signed(r.delta, unit),
-                signed_share(r.delta_share, r.new),
-                r.name
-            )?;
+            writeln!(out, "{}  {}", change_cells(r, unit), r.name)?;
         }
     }
     writeln!(out)?;
@@ -384,16 +376,24 @@ pub fn write_diff(
         let r = &f.flat;
         writeln!(
             out,
-            "{:>10} {:>10} {:>11} {:>9} {:>11}  {}",
-            scaled(r.base, unit),
-            scaled(r.new, unit),
-            signed(r.delta, unit),
-            signed_share(r.delta_share, r.new),
+            "{} {:>11}  {}",
+            change_cells(r, unit),
             signed(f.cum_new.saturating_sub(f.cum_base), unit),
             r.name
         )?;
     }
     Ok(())
+}
+
+/// A diff row's base, new, delta and delta% as right-aligned columns.
+fn change_cells(r: &crate::analysis::diff::DiffRow, unit: &str) -> String {
+    format!(
+        "{:>10} {:>10} {:>11} {:>9}",
+        scaled(r.base, unit),
+        scaled(r.new, unit),
+        signed(r.delta, unit),
+        signed_share(r.delta_share, r.new)
+    )
 }
 
 /// `a.heap`, or `a.heap (+12 more)`, to name a set of inputs.

@@ -96,27 +96,7 @@ mod tests {
     use super::*;
 
     fn view(total: i64, owners: &[(&str, i64)]) -> AttributionView {
-        AttributionView {
-            sample_type: "inuse_space".into(),
-            unit: "bytes".into(),
-            total,
-            owners: owners
-                .iter()
-                .map(|&(name, value)| LabelRow {
-                    name: name.into(),
-                    tier: None,
-                    value,
-                    share: 0.0,
-                    top_stacks: vec![PathRow {
-                        path: vec![format!("{name}::entry"), "Slice::newStorage".into()],
-                        value,
-                    }],
-                })
-                .collect(),
-            kinds: Vec::new(),
-            matrix: Vec::new(),
-            named_share: 1.0,
-        }
+        AttributionView::of_owners(total, owners)
     }
 
     #[test]
