@@ -1,0 +1,154 @@
+//! The commands that attribute the inputs and show them: `attribute`,
+//! `diff`, `series` and `flamegraph`.
+
+use clap::Args;
+use std::path::PathBuf;
+
+use heapcost::app::defaults;
+use heapcost::{AttributeOptions, Command, Config, DiffOptions, FlamegraphOptions, SeriesOptions};
+
+use super::common::{FormatArg, Input, Output, RulesArg, SampleTypeArg};
+use super::{CliError, Env, config};
+
+// `heapcost attribute`.
+#[derive(Debug, Args)]
+pub(crate) struct AttributeArgs {
+    #[command(flatten)]
+    pub(crate) input: Input,
+    #[command(flatten)]
+    pub(crate) sample: SampleTypeArg,
+    #[command(flatten)]
+    pub(crate) rules: RulesArg,
+    /// Heaviest paths to show per owner (0: none).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = defaults::STACKS,
+        help_heading = "Output"
+    )]
+    pub(crate) stacks: usize,
+    #[command(flatten)]
+    pub(crate) output: Output,
+}
+
+impl AttributeArgs {
+    pub(crate) fn into_config(self, env: &Env) -> Result<Config, CliError> {
+        let mut opts = AttributeOptions::default();
+        opts.sample_type = self.sample.choice();
+        opts.stacks = self.stacks;
+        opts.rules = self.rules.rules;
+        config(
+            Command::Attribute(opts),
+            self.input,
+            self.output.format,
+            env,
+        )
+    }
+}
+
+// `heapcost diff`.
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    /// A base profile (repeatable: several are merged, like the inputs).
+    #[arg(long, required = true, value_name = "BASE", help_heading = "Input")]
+    pub(crate) base: Vec<String>,
+    #[command(flatten)]
+    pub(crate) input: Input,
+    #[command(flatten)]
+    pub(crate) sample: SampleTypeArg,
+    #[command(flatten)]
+    pub(crate) rules: RulesArg,
+    /// Function rows to show (0: all).
+    #[arg(
+        long,
+        short = 'n',
+        value_name = "N",
+        default_value_t = defaults::NODECOUNT,
+        help_heading = "Output"
+    )]
+    pub(crate) nodecount: usize,
+    #[command(flatten)]
+    pub(crate) output: Output,
+}
+
+impl DiffArgs {
+    pub(crate) fn into_config(self, env: &Env) -> Result<Config, CliError> {
+        let mut opts = DiffOptions::default();
+        opts.base = self.base;
+        opts.sample_type = self.sample.choice();
+        opts.nodecount = self.nodecount;
+        opts.rules = self.rules.rules;
+        config(Command::Diff(opts), self.input, self.output.format, env)
+    }
+}
+
+// `heapcost series`.
+#[derive(Debug, Args)]
+pub(crate) struct SeriesArgs {
+    #[command(flatten)]
+    pub(crate) input: Input,
+    #[command(flatten)]
+    pub(crate) sample: SampleTypeArg,
+    #[command(flatten)]
+    pub(crate) rules: RulesArg,
+    #[command(flatten)]
+    pub(crate) output: Output,
+}
+
+impl SeriesArgs {
+    pub(crate) fn into_config(self, env: &Env) -> Result<Config, CliError> {
+        let mut opts = SeriesOptions::default();
+        opts.sample_type = self.sample.choice();
+        opts.rules = self.rules.rules;
+        config(Command::Series(opts), self.input, self.output.format, env)
+    }
+}
+
+// `heapcost flamegraph`.
+#[derive(Debug, Args)]
+pub(crate) struct FlamegraphArgs {
+    /// A base profile: draw the change from it (repeatable: merged).
+    #[arg(long, value_name = "BASE", help_heading = "Input")]
+    pub(crate) base: Vec<String>,
+    #[command(flatten)]
+    pub(crate) input: Input,
+    #[command(flatten)]
+    pub(crate) sample: SampleTypeArg,
+    #[command(flatten)]
+    pub(crate) rules: RulesArg,
+    /// Only the stacks charged to this owner (e.g. ext_proc).
+    #[arg(long, value_name = "OWNER", help_heading = "Attribution")]
+    pub(crate) owner: Option<String>,
+    /// Root at the top (icicle graph).
+    #[arg(long, help_heading = "Output")]
+    pub(crate) icicle: bool,
+    /// Title (default: sample type, inputs and total).
+    #[arg(long, value_name = "TEXT", help_heading = "Output")]
+    pub(crate) title: Option<String>,
+    /// Leave out frames narrower than this many pixels (of 1200).
+    #[arg(
+        long,
+        value_name = "PX",
+        default_value_t = defaults::MIN_WIDTH,
+        help_heading = "Output"
+    )]
+    pub(crate) min_width: f64,
+    /// Write the SVG here (default: stdout).
+    #[arg(long, short = 'o', value_name = "FILE", help_heading = "Output")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+impl FlamegraphArgs {
+    pub(crate) fn into_config(self, env: &Env) -> Result<Config, CliError> {
+        let mut opts = FlamegraphOptions::default();
+        opts.base = self.base;
+        opts.sample_type = self.sample.choice();
+        opts.rules = self.rules.rules;
+        opts.owner = self.owner;
+        opts.icicle = self.icicle;
+        opts.title = self.title;
+        opts.min_width = Some(self.min_width);
+        opts.output = self.output;
+        config(Command::Flamegraph(opts), self.input, FormatArg::Text, env)
+    }
+}
