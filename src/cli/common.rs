@@ -137,7 +137,7 @@ impl Symbolization {
         opts.paths.debug_roots = vec![PathBuf::from(defaults::DEBUG_ROOT)];
         opts.force = self.force;
         if !self.no_cache {
-            opts.cache = env.cache();
+            opts.cache = env.cache()?;
         }
         opts.names = if self.full_names {
             NameStyle::Full

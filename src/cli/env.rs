@@ -7,6 +7,8 @@ use std::ffi::{OsStr, OsString};
 
 use heapcost::symbolize::CacheOptions;
 
+use super::CliError;
+
 /// The variables [`CacheOptions::from_env`] reads.
 const CACHE_VARS: [&str; 4] = [
     "HEAPCOST_CACHE",
@@ -58,9 +60,22 @@ impl Env {
     }
 
     /// The debug-section cache the environment asks for (see
-    /// [`CacheOptions::from_env`]).
-    pub(crate) fn cache(&self) -> Option<CacheOptions> {
-        CacheOptions::from_env(|k| self.cache_var(k))
+    /// [`CacheOptions::from_env`]). `HEAPCOST_CACHE` must say on or off:
+    /// the library takes any other value for on, so that a typo
+    /// (`HEAPCOST_CACHE=of`, `=disabled`) would keep the cache silently.
+    pub(crate) fn cache(&self) -> Result<Option<CacheOptions>, CliError> {
+        if let Some(v) = self.cache_var("HEAPCOST_CACHE").filter(|v| !v.is_empty()) {
+            let known = v.to_str().map(str::to_ascii_lowercase).is_some_and(|v| {
+                matches!(
+                    v.as_str(),
+                    "off" | "0" | "no" | "false" | "on" | "1" | "yes" | "true"
+                )
+            });
+            if !known {
+                return Err(CliError::CacheSwitch(v.to_string_lossy().into_owned()));
+            }
+        }
+        Ok(CacheOptions::from_env(|k| self.cache_var(k)))
     }
 
     /// The command line as run, quoted where a shell would need it.
@@ -84,5 +99,87 @@ fn quote(arg: &OsStr) -> String {
         a.into_owned()
     } else {
         format!("'{}'", a.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt;
+    use std::path::PathBuf;
+
+    use super::Env;
+    use crate::cli::CliError;
+    use crate::cli::testing::{config_in, error_in};
+
+    fn with_cache(value: impl Into<OsString>) -> Env {
+        Env {
+            cache_vars: vec![
+                ("HEAPCOST_CACHE", value.into()),
+                ("HEAPCOST_CACHE_DIR", "/c".into()),
+            ],
+            ..Env::default()
+        }
+    }
+
+    #[test]
+    fn heapcost_cache_says_on_or_off() {
+        for off in ["off", "OFF", "0", "no", "false"] {
+            assert_eq!(with_cache(off).cache().unwrap(), None, "{off}");
+        }
+        for on in ["on", "1", "Yes", "true", ""] {
+            let dir = with_cache(on).cache().unwrap().map(|c| c.dir);
+            assert_eq!(dir, Some(PathBuf::from("/c")), "{on}");
+        }
+    }
+
+    #[test]
+    fn heapcost_cache_typos_are_errors() {
+        for bad in ["of", "disabled", " off", "2"] {
+            let e = with_cache(bad).cache().unwrap_err();
+            assert!(matches!(&e, CliError::CacheSwitch(v) if v == bad), "{e:?}");
+            let message = e.to_string();
+            assert!(
+                message.starts_with(&format!("HEAPCOST_CACHE={bad:?} ")),
+                "{message}"
+            );
+        }
+        let e = with_cache(OsString::from_vec(b"of\xff".to_vec())).cache();
+        assert!(matches!(e, Err(CliError::CacheSwitch(v)) if v == "of\u{fffd}"));
+    }
+
+    #[test]
+    fn heapcost_cache_is_read_only_when_the_cache_is_used() {
+        let env = with_cache("disabled");
+        let e = error_in(&["heapcost", "top", "p"], &env);
+        assert!(matches!(e, CliError::CacheSwitch(_)), "{e:?}");
+        for flag in ["--no-cache", "--no-symbolize"] {
+            config_in(&["heapcost", "top", flag, "p"], &env);
+        }
+        config_in(&["heapcost", "rules"], &env);
+    }
+
+    #[test]
+    fn command_line_is_quoted_for_a_shell() {
+        let env = Env {
+            args: [
+                "heapcost",
+                "report",
+                "-o",
+                "my report.html",
+                "it's",
+                "",
+                "a=b,c",
+            ]
+            .map(OsString::from)
+            .into_iter()
+            .chain([OsString::from_vec(b"x\xff".to_vec())])
+            .collect(),
+            ..Env::default()
+        };
+        assert_eq!(
+            env.command_line(),
+            "heapcost report -o 'my report.html' 'it'\\''s' '' a=b,c 'x\u{fffd}'"
+        );
     }
 }

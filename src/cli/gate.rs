@@ -8,7 +8,7 @@ use heapcost::analysis::budgets::{self, Amount, Budgets, Limit, Origin};
 use heapcost::{Command, Config, GateOptions};
 
 use super::common::{Input, Output, RulesArg, SampleTypeArg};
-use super::{CliError, Env, config};
+use super::{CliError, Env, config, distinct_outputs};
 
 // `heapcost gate` (its long help and the long help of PROFILE are on
 // `Sub::Gate`).
@@ -53,6 +53,10 @@ a wrong binary gives wrong names silently. --symbols-path serves both sides."
 
 impl GateArgs {
     pub(crate) fn into_config(self, env: &Env) -> Result<Config, CliError> {
+        distinct_outputs(&[
+            ("--markdown", self.reports.markdown.as_deref()),
+            ("--junit", self.reports.junit.as_deref()),
+        ])?;
         let mut opts = GateOptions::default();
         opts.base = self.base;
         opts.base_binary = self.base_binary;
@@ -228,8 +232,8 @@ mod tests {
     use heapcost::profile::SampleTypeChoice;
     use heapcost::{Command, GateOptions};
 
-    use crate::cli::testing::{config, config_in};
-    use crate::cli::{Cli, Env};
+    use crate::cli::testing::{config, config_in, error_in};
+    use crate::cli::{Cli, CliError, Env};
     use clap::Parser;
 
     /// The gate options of `args` in `env`.
@@ -340,5 +344,26 @@ mod tests {
         assert_eq!(opts.base_binary, Some(PathBuf::from("base/envoy-static")));
         let binary = c.symbolize.and_then(|s| s.paths.binary);
         assert_eq!(binary, Some(PathBuf::from("new/envoy-static")));
+    }
+
+    #[test]
+    fn gate_reports_must_differ() {
+        let args = [
+            "heapcost",
+            "gate",
+            "--base",
+            "b",
+            "--markdown",
+            "out",
+            "--junit",
+            "out",
+            "n",
+        ];
+        let e = error_in(&args, &Env::default());
+        assert!(matches!(e, CliError::SameFile { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "--markdown and --junit name the same file: out"
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! diff, series, flamegraph), `report`, `gate`.
 
 use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
 
 use heapcost::{Command, Config};
 
@@ -156,6 +157,40 @@ pub(crate) enum CliError {
         "convert writes a binary (gzipped protobuf); give a file with -o out.pb.gz, or redirect stdout"
     )]
     BinaryToTerminal,
+    /// `HEAPCOST_CACHE` is neither on nor off.
+    #[error(
+        "HEAPCOST_CACHE={0:?} is neither on nor off: off, 0, no or false turn the debug-section cache off; on, 1, yes or true (or leaving it unset) keep it"
+    )]
+    CacheSwitch(String),
+    /// Two outputs of one command would be written to the same file.
+    #[error("{first} and {second} name the same file: {}", path.display())]
+    SameFile {
+        /// The first flag, as typed (`--output`).
+        first: &'static str,
+        /// The second flag.
+        second: &'static str,
+        /// The file both name.
+        path: PathBuf,
+    },
+}
+
+/// Fails when two of `outputs` (flag, file) name the same file, as typed:
+/// the second write would replace the first.
+fn distinct_outputs(outputs: &[(&'static str, Option<&Path>)]) -> Result<(), CliError> {
+    for (i, (first, a)) in outputs.iter().enumerate() {
+        for (second, b) in &outputs[i + 1..] {
+            if let (Some(a), Some(b)) = (a, b)
+                && a == b
+            {
+                return Err(CliError::SameFile {
+                    first,
+                    second,
+                    path: a.to_path_buf(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Cli {
@@ -223,11 +258,45 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use super::Cli;
+    use std::path::PathBuf;
+
+    use super::testing::config_in;
+    use super::{Cli, CliError, Env, distinct_outputs};
     use clap::Parser;
 
     #[test]
     fn profiles_are_required() {
         assert!(Cli::try_parse_from(["heapcost", "info"]).is_err());
+    }
+
+    #[test]
+    fn progress_needs_a_terminal_and_no_quiet() {
+        let terminal = Env {
+            stderr_is_terminal: true,
+            ..Env::default()
+        };
+        assert!(config_in(&["heapcost", "top", "p"], &terminal).progress);
+        assert!(!config_in(&["heapcost", "top", "p"], &Env::default()).progress);
+        // --quiet is global: before or after the command.
+        assert!(!config_in(&["heapcost", "-q", "top", "p"], &terminal).progress);
+        assert!(!config_in(&["heapcost", "top", "p", "--quiet"], &terminal).progress);
+    }
+
+    #[test]
+    fn distinct_outputs_names_both_flags() {
+        let a = PathBuf::from("a");
+        let b = PathBuf::from("b");
+        let none = None;
+        assert!(distinct_outputs(&[("-x", Some(&a)), ("-y", Some(&b)), ("-z", none)]).is_ok());
+        let e = distinct_outputs(&[("-x", Some(&a)), ("-y", none), ("-z", Some(&a))]).unwrap_err();
+        assert!(matches!(
+            e,
+            CliError::SameFile {
+                first: "-x",
+                second: "-z",
+                ..
+            }
+        ));
+        assert_eq!(e.to_string(), "-x and -z name the same file: a");
     }
 }

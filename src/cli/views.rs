@@ -129,6 +129,7 @@ pub(crate) struct FlamegraphArgs {
     #[arg(
         long,
         value_name = "PX",
+        value_parser = pixels,
         default_value_t = defaults::MIN_WIDTH,
         help_heading = "Output"
     )]
@@ -136,6 +137,15 @@ pub(crate) struct FlamegraphArgs {
     /// Write the SVG here (default: stdout).
     #[arg(long, short = 'o', value_name = "FILE", help_heading = "Output")]
     pub(crate) output: Option<PathBuf>,
+}
+
+/// A width in pixels: a number, 0 or more (NaN or a negative width would
+/// silently keep every frame, as 0 does).
+fn pixels(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(px) if px.is_finite() && px >= 0.0 => Ok(px),
+        _ => Err("not a width in pixels (a number, 0 or more, e.g. 0.5)".to_string()),
+    }
 }
 
 impl FlamegraphArgs {
@@ -150,5 +160,45 @@ impl FlamegraphArgs {
         opts.min_width = Some(self.min_width);
         opts.output = self.output;
         config(Command::Flamegraph(opts), self.input, FormatArg::Text, env)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use heapcost::Command;
+    use heapcost::app::defaults;
+
+    use crate::cli::Cli;
+    use crate::cli::testing::config;
+    use clap::Parser;
+
+    fn min_width(args: &[&str]) -> Option<f64> {
+        match config(args).command {
+            Command::Flamegraph(opts) => opts.min_width,
+            other => panic!("not flamegraph: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn min_width_is_a_width_in_pixels() {
+        assert_eq!(
+            min_width(&["heapcost", "flamegraph", "p"]),
+            Some(defaults::MIN_WIDTH)
+        );
+        assert_eq!(
+            min_width(&["heapcost", "flamegraph", "--min-width", "0", "p"]),
+            Some(0.0)
+        );
+        assert_eq!(
+            min_width(&["heapcost", "flamegraph", "--min-width", "2.5", "p"]),
+            Some(2.5)
+        );
+        for bad in ["nan", "-1", "inf", "wide", ""] {
+            let flag = format!("--min-width={bad}");
+            let e = Cli::try_parse_from(["heapcost", "flamegraph", &flag, "p"])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("not a width in pixels"), "{bad}: {e}");
+        }
     }
 }
