@@ -180,7 +180,8 @@ impl From<FormatArg> for OutputFormat {
 mod tests {
     use std::path::PathBuf;
 
-    use heapcost::symbolize::NameStyle;
+    use heapcost::app::defaults;
+    use heapcost::symbolize::{DEFAULT_MIN_SECTION_SIZE, NameStyle};
 
     use crate::cli::Env;
     use crate::cli::testing::{config, config_in};
@@ -229,6 +230,43 @@ mod tests {
         assert_eq!(
             cache(&["heapcost", "top", "p"]).map(|c| c.dir),
             Some(PathBuf::from("/home/u/.cache/heapcost"))
+        );
+    }
+
+    #[test]
+    fn symbolization_defaults() {
+        let env = Env {
+            pprof_binary_path: Some("/c::/d:".into()),
+            ..Env::default()
+        };
+        let o = config_in(&["heapcost", "top", "p"], &env)
+            .symbolize
+            .unwrap();
+        assert_eq!(o.paths.binary, None);
+        // Empty entries of PPROF_BINARY_PATH are skipped.
+        assert_eq!(o.paths.dirs, [PathBuf::from("/c"), PathBuf::from("/d")]);
+        assert_eq!(o.paths.debug_roots, [PathBuf::from(defaults::DEBUG_ROOT)]);
+        assert!(!o.force);
+        assert_eq!(o.names, NameStyle::Simplified);
+        // No cache variable set: no cache.
+        assert_eq!(o.cache, None);
+    }
+
+    #[test]
+    fn symbolization_help_states_the_defaults() {
+        // The help gives the section size in KiB: it must be a whole number of them.
+        assert_eq!(DEFAULT_MIN_SECTION_SIZE % 1024, 0);
+        let kib = DEFAULT_MIN_SECTION_SIZE >> 10;
+        let help = super::no_cache_help();
+        assert!(
+            help.contains(&format!("sections of {kib} KiB or more")),
+            "{help}"
+        );
+        let help = super::symbols_path_help();
+        let root = defaults::DEBUG_ROOT;
+        assert!(
+            help.contains(&format!("and {root} last for debug files")),
+            "{help}"
         );
     }
 }

@@ -366,4 +366,38 @@ mod tests {
             "--markdown and --junit name the same file: out"
         );
     }
+
+    #[test]
+    fn step_summary_is_any_non_empty_path() {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::OsStringExt;
+        let args = ["heapcost", "gate", "--base", "b", "--github", "n"];
+        let summary = |value: Option<OsString>| {
+            let env = Env {
+                github_step_summary: value,
+                ..Env::default()
+            };
+            gate(&args, &env).step_summary
+        };
+        assert_eq!(summary(None), None);
+        assert_eq!(summary(Some("".into())), None);
+        // Not UTF-8 is still a path.
+        let raw = OsString::from_vec(b"/tmp/s\xff.md".to_vec());
+        assert_eq!(summary(Some(raw.clone())), Some(PathBuf::from(raw)));
+    }
+
+    #[test]
+    fn base_binary_conflicts_with_no_symbolize() {
+        let args = [
+            "heapcost",
+            "gate",
+            "--base",
+            "b",
+            "--base-binary",
+            "e",
+            "--no-symbolize",
+            "n",
+        ];
+        assert!(Cli::try_parse_from(args).is_err());
+    }
 }

@@ -121,7 +121,8 @@ impl RulesArgs {
 mod tests {
     use heapcost::analysis::top::TopSort;
     use heapcost::profile::SampleTypeChoice;
-    use heapcost::{Command, OutputFormat};
+    use heapcost::{Command, ConvertTo, OutputFormat};
+    use std::path::PathBuf;
 
     use crate::cli::testing::{config, config_in, error_in};
     use crate::cli::{CliError, Env};
@@ -191,5 +192,51 @@ mod tests {
         config_in(&["heapcost", "convert", "-o", "out.pb.gz", "p"], &terminal);
         config_in(&["heapcost", "convert", "--folded", "p"], &terminal);
         config(&["heapcost", "convert", "p"]);
+    }
+
+    #[test]
+    fn info_format_reaches_config() {
+        let c = config(&["heapcost", "info", "--format", "markdown", "a", "b"]);
+        assert_eq!(c.command, Command::Info);
+        assert_eq!(c.format, OutputFormat::Markdown);
+        assert_eq!(c.inputs, ["a", "b"]);
+    }
+
+    #[test]
+    fn convert_flags_reach_config() {
+        let c = config(&[
+            "heapcost",
+            "convert",
+            "--folded",
+            "-s",
+            "inuse_objects",
+            "-o",
+            "out.folded",
+            "p",
+        ]);
+        let Command::Convert(opts) = &c.command else {
+            panic!("not convert")
+        };
+        assert_eq!(opts.to, ConvertTo::Folded);
+        assert_eq!(
+            opts.sample_type,
+            SampleTypeChoice::Named("inuse_objects".into())
+        );
+        assert_eq!(opts.output, Some(PathBuf::from("out.folded")));
+        let Command::Convert(opts) = config(&["heapcost", "convert", "p"]).command else {
+            panic!("not convert")
+        };
+        assert_eq!((opts.to, opts.output), (ConvertTo::Pprof, None));
+    }
+
+    #[test]
+    fn rules_flags_reach_config() {
+        let c = config(&["heapcost", "rules", "--rules", "r.toml", "--format", "json"]);
+        let Command::Rules(opts) = &c.command else {
+            panic!("not rules")
+        };
+        assert_eq!(opts.rules, Some(PathBuf::from("r.toml")));
+        assert_eq!(c.format, OutputFormat::Json);
+        assert!(c.inputs.is_empty());
     }
 }

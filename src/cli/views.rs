@@ -165,8 +165,11 @@ impl FlamegraphArgs {
 
 #[cfg(test)]
 mod tests {
-    use heapcost::Command;
+    use std::path::PathBuf;
+
     use heapcost::app::defaults;
+    use heapcost::profile::SampleTypeChoice;
+    use heapcost::{Command, OutputFormat};
 
     use crate::cli::Cli;
     use crate::cli::testing::config;
@@ -200,5 +203,113 @@ mod tests {
                 .to_string();
             assert!(e.contains("not a width in pixels"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn attribute_flags_reach_config() {
+        let c = config(&[
+            "heapcost",
+            "attribute",
+            "--stacks",
+            "0",
+            "--rules",
+            "r.toml",
+            "-s",
+            "space",
+            "--format",
+            "markdown",
+            "p",
+        ]);
+        let Command::Attribute(opts) = &c.command else {
+            panic!("not attribute")
+        };
+        assert_eq!(opts.stacks, 0);
+        assert_eq!(opts.rules, Some(PathBuf::from("r.toml")));
+        assert_eq!(opts.sample_type, SampleTypeChoice::Named("space".into()));
+        assert_eq!(c.format, OutputFormat::Markdown);
+        let Command::Attribute(opts) = config(&["heapcost", "attribute", "p"]).command else {
+            panic!("not attribute")
+        };
+        assert_eq!((opts.stacks, opts.rules), (defaults::STACKS, None));
+    }
+
+    #[test]
+    fn diff_flags_reach_config() {
+        let c = config(&[
+            "heapcost", "diff", "--base", "b1", "--base", "b2", "-n", "5", "--rules", "r.toml",
+            "--format", "json", "p",
+        ]);
+        let Command::Diff(opts) = &c.command else {
+            panic!("not diff")
+        };
+        assert_eq!(opts.base, ["b1", "b2"]);
+        assert_eq!(opts.nodecount, 5);
+        assert_eq!(opts.rules, Some(PathBuf::from("r.toml")));
+        assert_eq!(c.format, OutputFormat::Json);
+        assert_eq!(c.inputs, ["p"]);
+        let Command::Diff(opts) = config(&["heapcost", "diff", "--base", "b", "p"]).command else {
+            panic!("not diff")
+        };
+        assert_eq!(opts.nodecount, defaults::NODECOUNT);
+        // --base is required.
+        assert!(Cli::try_parse_from(["heapcost", "diff", "p"]).is_err());
+    }
+
+    #[test]
+    fn series_flags_reach_config() {
+        let c = config(&[
+            "heapcost", "series", "-s", "1", "--rules", "r.toml", "--format", "json", "p.9", "p.10",
+        ]);
+        let Command::Series(opts) = &c.command else {
+            panic!("not series")
+        };
+        assert_eq!(opts.sample_type, SampleTypeChoice::parse("1"));
+        assert_eq!(opts.rules, Some(PathBuf::from("r.toml")));
+        assert_eq!(c.format, OutputFormat::Json);
+        // The inputs in command-line order (the library sorts snapshots).
+        assert_eq!(c.inputs, ["p.9", "p.10"]);
+    }
+
+    #[test]
+    fn flamegraph_flags_reach_config() {
+        let c = config(&[
+            "heapcost",
+            "flamegraph",
+            "--base",
+            "b",
+            "--owner",
+            "ext_proc",
+            "--icicle",
+            "--title",
+            "T",
+            "--min-width",
+            "1",
+            "-o",
+            "f.svg",
+            "--rules",
+            "r.toml",
+            "-s",
+            "alloc_space",
+            "p",
+        ]);
+        let Command::Flamegraph(opts) = &c.command else {
+            panic!("not flamegraph")
+        };
+        assert_eq!(opts.base, ["b"]);
+        assert_eq!(opts.owner.as_deref(), Some("ext_proc"));
+        assert!(opts.icicle);
+        assert_eq!(opts.title.as_deref(), Some("T"));
+        assert_eq!(opts.min_width, Some(1.0));
+        assert_eq!(opts.output, Some(PathBuf::from("f.svg")));
+        assert_eq!(opts.rules, Some(PathBuf::from("r.toml")));
+        assert_eq!(
+            opts.sample_type,
+            SampleTypeChoice::Named("alloc_space".into())
+        );
+        let Command::Flamegraph(opts) = config(&["heapcost", "flamegraph", "p"]).command else {
+            panic!("not flamegraph")
+        };
+        assert!(opts.base.is_empty() && opts.owner.is_none() && !opts.icicle);
+        assert_eq!((opts.title, opts.output), (None, None));
     }
 }
