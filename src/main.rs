@@ -14,18 +14,11 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let quiet = cli.quiet;
-    let mut config: heapcost::Config = cli.command.into();
-    config.progress = !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    if let heapcost::Command::Convert(c) = &config.command
-        && c.to == heapcost::ConvertTo::Pprof
-        && c.output.is_none()
-        && std::io::IsTerminal::is_terminal(&std::io::stdout())
-    {
-        eprintln!(
-            "heapcost: error: convert writes a binary (gzipped protobuf); give a file with -o out.pb.gz, or redirect stdout"
-        );
-        return ExitCode::from(2);
-    }
+    let env = cli::Env::from_process();
+    let config = match cli.into_config(&env) {
+        Ok(config) => config,
+        Err(e) => return error(&e),
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let result = heapcost::run(&config, &mut out).and_then(|summary| match out.flush() {
@@ -49,9 +42,12 @@ fn main() -> ExitCode {
             }
         }
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("heapcost: error: {e:#}");
-            ExitCode::from(2)
-        }
+        Err(e) => error(&e),
     }
+}
+
+/// Prints a fatal error, with its causes, and gives the exit code 2.
+fn error(e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("heapcost: error: {e:#}");
+    ExitCode::from(2)
 }

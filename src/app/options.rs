@@ -20,6 +20,10 @@ pub mod defaults {
     /// Size budget of each flamegraph embedded in the report, bytes: two of
     /// them and the tables stay under 10 MB.
     pub const FLAMEGRAPH_BYTES: usize = 4 << 20;
+    /// The root the command line searches last for detached debug files
+    /// (`ROOT/.build-id/xx/yyyy.debug`), after the `--symbols-path`
+    /// directories.
+    pub const DEBUG_ROOT: &str = "/usr/lib/debug";
 }
 
 /// Options of `top`.

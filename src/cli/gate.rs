@@ -1,13 +1,84 @@
-//! The `gate` subcommand's flags: limits given inline and the reports to
-//! write, and their conversion into [`GateOptions`].
+//! `heapcost gate`: the base runs, the limits given inline and the reports
+//! to write, and their conversion into [`GateOptions`].
 
 use clap::Args;
 use std::path::PathBuf;
 
-use heapcost::GateOptions;
 use heapcost::analysis::budgets::{self, Amount, Budgets, Limit, Origin};
+use heapcost::{Command, Config, GateOptions};
 
-use super::{RulesArg, SampleTypeArg};
+use super::common::{Input, Output, RulesArg, SampleTypeArg};
+use super::{CliError, Env, config, distinct_outputs};
+
+// `heapcost gate` (its long help and the long help of PROFILE are on
+// `Sub::Gate`).
+#[derive(Debug, Args)]
+pub(crate) struct GateArgs {
+    /// A base profile: one run of the base branch (repeatable).
+    #[arg(
+        long,
+        required = true,
+        value_name = "BASE",
+        help_heading = "Input",
+        long_help = "A profile of the base branch: one run (repeatable). Runs are not \
+summed: each is attributed on its own and every value is the median over the runs of its side. \
+The profiles given (PROFILE) are the other side, the same way."
+    )]
+    pub(crate) base: Vec<String>,
+    #[command(flatten)]
+    pub(crate) input: Input,
+    /// The base runs' main executable, when it is not the new runs' (-b).
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Symbolization",
+        conflicts_with = "no_symbolize",
+        long_help = "The main executable that wrote the base runs (the base branch's \
+envoy-static), used for them as --binary is for the new runs. Without it, --binary serves both \
+sides, which is right only when both ran the same build: gperftools dumps record no build id, so \
+a wrong binary gives wrong names silently. --symbols-path serves both sides."
+    )]
+    pub(crate) base_binary: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) sample: SampleTypeArg,
+    #[command(flatten)]
+    pub(crate) rules: RulesArg,
+    #[command(flatten)]
+    pub(crate) limits: Box<GateLimits>,
+    #[command(flatten)]
+    pub(crate) reports: GateReports,
+    #[command(flatten)]
+    pub(crate) output: Output,
+}
+
+impl GateArgs {
+    pub(crate) fn into_config(self, env: &Env) -> Result<Config, CliError> {
+        distinct_outputs(&[
+            ("--markdown", self.reports.markdown.as_deref()),
+            ("--junit", self.reports.junit.as_deref()),
+        ])?;
+        let mut opts = GateOptions::default();
+        opts.base = self.base;
+        opts.base_binary = self.base_binary;
+        opts.sample_type = self.sample.choice();
+        opts.rules = self.rules.rules;
+        opts.budgets = self.limits.budgets.clone();
+        opts.limits = self.limits.to_budgets();
+        opts.markdown = self.reports.markdown;
+        opts.junit = self.reports.junit;
+        opts.github = self.reports.github;
+        if self.reports.github {
+            // GITHUB_STEP_SUMMARY is a path, whatever its bytes; empty is unset.
+            opts.step_summary = env
+                .github_step_summary
+                .clone()
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from);
+        }
+        let command = Command::Gate(Box::new(opts));
+        config(command, self.input, self.output.format, env)
+    }
+}
 
 #[derive(Debug, Args)]
 pub(crate) struct GateLimits {
@@ -154,83 +225,64 @@ Markdown comment to that file (the job's summary page)."
     pub(crate) github: bool,
 }
 
-/// The gate's options; `step_summary` is the value of GITHUB_STEP_SUMMARY,
-/// used only with --github.
-pub(crate) fn gate_options(
-    base: Vec<String>,
-    sample: SampleTypeArg,
-    rules: RulesArg,
-    limits: &GateLimits,
-    reports: GateReports,
-    step_summary: Option<std::ffi::OsString>,
-) -> GateOptions {
-    let mut opts = GateOptions::default();
-    opts.base = base;
-    opts.sample_type = sample.choice();
-    opts.rules = rules.rules;
-    opts.budgets = limits.budgets.clone();
-    opts.limits = limits.to_budgets();
-    opts.markdown = reports.markdown;
-    opts.junit = reports.junit;
-    opts.github = reports.github;
-    if reports.github {
-        opts.step_summary = step_summary.filter(|s| !s.is_empty()).map(PathBuf::from);
-    }
-    opts
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::cli::{Cli, Sub};
-    use clap::Parser;
+    use std::path::PathBuf;
+
     use heapcost::profile::SampleTypeChoice;
+    use heapcost::{Command, GateOptions};
+
+    use crate::cli::testing::{config, config_in, error_in};
+    use crate::cli::{Cli, CliError, Env};
+    use clap::Parser;
+
+    /// The gate options of `args` in `env`.
+    fn gate(args: &[&str], env: &Env) -> GateOptions {
+        match config_in(args, env).command {
+            Command::Gate(opts) => *opts,
+            other => panic!("not gate: {other:?}"),
+        }
+    }
 
     #[test]
     fn gate_flags_reach_config() {
-        let cli = Cli::try_parse_from([
-            "heapcost",
-            "gate",
-            "--base",
-            "b1",
-            "--base",
-            "b2",
-            "--budgets",
-            "budgets.toml",
-            "--max-growth",
-            "10%",
-            "--max-growth",
-            "64MiB",
-            "--budget",
-            "ext_proc=64MiB",
-            "--budget",
-            "ext_proc=+10%",
-            "--kind-budget",
-            "buffer=+1MiB",
-            "--noise-floor",
-            "1MiB",
-            "--markdown",
-            "c.md",
-            "--junit",
-            "j.xml",
-            "--github",
-            "-s",
-            "inuse_objects",
-            "n1",
-        ])
-        .unwrap();
-        let Sub::Gate {
-            base,
-            sample,
-            rules,
-            limits,
-            reports,
-            ..
-        } = cli.command
-        else {
-            panic!("not gate")
+        let env = Env {
+            github_step_summary: Some("/s.md".into()),
+            ..Env::default()
         };
-        let o = gate_options(base, sample, rules, &limits, reports, Some("/s.md".into()));
+        let o = gate(
+            &[
+                "heapcost",
+                "gate",
+                "--base",
+                "b1",
+                "--base",
+                "b2",
+                "--budgets",
+                "budgets.toml",
+                "--max-growth",
+                "10%",
+                "--max-growth",
+                "64MiB",
+                "--budget",
+                "ext_proc=64MiB",
+                "--budget",
+                "ext_proc=+10%",
+                "--kind-budget",
+                "buffer=+1MiB",
+                "--noise-floor",
+                "1MiB",
+                "--markdown",
+                "c.md",
+                "--junit",
+                "j.xml",
+                "--github",
+                "-s",
+                "inuse_objects",
+                "n1",
+            ],
+            &env,
+        );
         assert_eq!(o.base, ["b1", "b2"]);
         assert_eq!(
             o.sample_type,
@@ -251,22 +303,8 @@ mod tests {
         assert!(o.github);
         assert_eq!(o.step_summary, Some(PathBuf::from("/s.md")));
         // Without --github the step summary is left alone.
-        let cli =
-            Cli::try_parse_from(["heapcost", "gate", "--base", "b", "--max-growth", "1%", "n"])
-                .unwrap();
-        let Sub::Gate {
-            base,
-            sample,
-            rules,
-            limits,
-            reports,
-            ..
-        } = cli.command
-        else {
-            panic!("not gate")
-        };
-        let o = gate_options(base, sample, rules, &limits, reports, Some("/s.md".into()));
-        assert_eq!(o.step_summary, None);
+        let args = ["heapcost", "gate", "--base", "b", "--max-growth", "1%", "n"];
+        assert_eq!(gate(&args, &env).step_summary, None);
     }
 
     #[test]
@@ -283,5 +321,83 @@ mod tests {
             args.push("n");
             assert!(Cli::try_parse_from(&args).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn base_binary_reaches_gate_options() {
+        let c = config(&[
+            "heapcost",
+            "gate",
+            "--base",
+            "b",
+            "--base-binary",
+            "base/envoy-static",
+            "-b",
+            "new/envoy-static",
+            "--max-growth",
+            "1%",
+            "n",
+        ]);
+        let Command::Gate(opts) = &c.command else {
+            panic!("not gate")
+        };
+        assert_eq!(opts.base_binary, Some(PathBuf::from("base/envoy-static")));
+        let binary = c.symbolize.and_then(|s| s.paths.binary);
+        assert_eq!(binary, Some(PathBuf::from("new/envoy-static")));
+    }
+
+    #[test]
+    fn gate_reports_must_differ() {
+        let args = [
+            "heapcost",
+            "gate",
+            "--base",
+            "b",
+            "--markdown",
+            "out",
+            "--junit",
+            "out",
+            "n",
+        ];
+        let e = error_in(&args, &Env::default());
+        assert!(matches!(e, CliError::SameFile { .. }), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "--markdown and --junit name the same file: out"
+        );
+    }
+
+    #[test]
+    fn step_summary_is_any_non_empty_path() {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::OsStringExt;
+        let args = ["heapcost", "gate", "--base", "b", "--github", "n"];
+        let summary = |value: Option<OsString>| {
+            let env = Env {
+                github_step_summary: value,
+                ..Env::default()
+            };
+            gate(&args, &env).step_summary
+        };
+        assert_eq!(summary(None), None);
+        assert_eq!(summary(Some("".into())), None);
+        // Not UTF-8 is still a path.
+        let raw = OsString::from_vec(b"/tmp/s\xff.md".to_vec());
+        assert_eq!(summary(Some(raw.clone())), Some(PathBuf::from(raw)));
+    }
+
+    #[test]
+    fn base_binary_conflicts_with_no_symbolize() {
+        let args = [
+            "heapcost",
+            "gate",
+            "--base",
+            "b",
+            "--base-binary",
+            "e",
+            "--no-symbolize",
+            "n",
+        ];
+        assert!(Cli::try_parse_from(args).is_err());
     }
 }
