@@ -329,6 +329,11 @@ pub fn signed_share(share: Option<f64>, new: i64) -> String {
     }
 }
 
+/// `±1.10MB` for a 95% sampling margin, empty when there is none.
+pub fn plus_minus(margin: Option<i64>, unit: &str) -> String {
+    margin.map_or_else(String::new, |m| format!("±{}", scaled(m, unit)))
+}
+
 /// A change in words: `100MB -> 400MB (+300MB, +300.00%)`; with `strong`
 /// the delta is bold Markdown (`**+300MB**`). The one headline of `diff`,
 /// the gate and their comments.

@@ -4,6 +4,7 @@
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
+use super::sampling;
 use crate::attribute::{self, Attributed, Attribution, Column, FrameLabels, Tier};
 use crate::profile::ValueType;
 
@@ -17,6 +18,10 @@ pub struct LabelRow {
     pub tier: Option<Tier>,
     /// Sum of the sample type over the samples with this label.
     pub value: i64,
+    /// Half the width of `value`'s 95% sampling interval (`value ± margin`);
+    /// absent when the profile is not sampled ([`super::sampling`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin: Option<i64>,
     /// `value / total` (0 when the total is 0).
     pub share: f64,
     /// Heaviest short paths (owners only).
@@ -44,6 +49,9 @@ pub struct Cell {
     pub kind: String,
     /// Sum over the samples with both labels.
     pub value: i64,
+    /// Half the width of its 95% sampling interval; absent when not sampled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin: Option<i64>,
 }
 
 /// The whole view.
@@ -55,6 +63,14 @@ pub struct AttributionView {
     pub unit: String,
     /// Sum over all samples: what `top` calls the total.
     pub total: i64,
+    /// Half the width of the total's 95% sampling interval; absent when the
+    /// profile is not sampled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_margin: Option<i64>,
+    /// How the profile was sampled, in words, when it was (the margins are
+    /// 95% intervals of that sampling).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<String>,
     /// Owners, largest first; their values add up to `total`.
     pub owners: Vec<LabelRow>,
     /// Kinds, largest first; their values add up to `total`.
@@ -101,12 +117,15 @@ impl AttributionView {
             sample_type: "inuse_space".into(),
             unit: "bytes".into(),
             total,
+            total_margin: None,
+            sampling: None,
             owners: owners
                 .iter()
                 .map(|&(name, value)| LabelRow {
                     name: name.into(),
                     tier: None,
                     value,
+                    margin: None,
                     share: 0.0,
                     top_stacks: vec![PathRow {
                         path: vec![format!("{name}::entry"), "Slice::newStorage".into()],
@@ -125,38 +144,49 @@ impl AttributionView {
 /// `stacks` short paths per owner (0: none, and no names are looked at).
 pub fn attribution(a: &Attributed, index: usize, stacks: usize) -> AttributionView {
     let (profile, labels) = (&a.profile, &a.labels);
+    let how = sampling::sampling(profile);
+    let variances = sampling::variances(profile, index, how);
+    let sampled = variances.is_some();
     let mut frames: Vec<FrameLabels> = Vec::new();
-    let mut owner_values: FxHashMap<u32, i64> = FxHashMap::default();
-    let mut kind_values: FxHashMap<u32, i64> = FxHashMap::default();
-    let mut cells: FxHashMap<(u32, u32), i64> = FxHashMap::default();
+    let mut owner_values: FxHashMap<u32, Estimate> = FxHashMap::default();
+    let mut kind_values: FxHashMap<u32, Estimate> = FxHashMap::default();
+    let mut cells: FxHashMap<(u32, u32), Estimate> = FxHashMap::default();
     let mut paths: FxHashMap<(u32, Vec<String>), i64> = FxHashMap::default();
-    let (mut total, mut named_value) = (0i64, 0i64);
-    for (sample, &(owner, kind)) in profile.samples.iter().zip(&labels.samples) {
+    let (mut total, mut named_value) = (Estimate::default(), 0i64);
+    for (i, (sample, &(owner, kind))) in profile.samples.iter().zip(&labels.samples).enumerate() {
         let v = sample.values.get(index).copied().unwrap_or(0);
         if v == 0 {
             continue;
         }
+        let var = variances
+            .as_ref()
+            .and_then(|x| x.get(i))
+            .copied()
+            .unwrap_or(0.0);
+        let e = Estimate(v, var);
         labels.sample_frames(sample, &mut frames);
-        total = total.saturating_add(v);
+        total.add(e);
         if frames.iter().any(|f| f.named) {
             named_value = named_value.saturating_add(v);
         }
-        add(&mut owner_values, owner, v);
-        add(&mut kind_values, kind, v);
-        add(&mut cells, (owner, kind), v);
+        owner_values.entry(owner).or_default().add(e);
+        kind_values.entry(kind).or_default().add(e);
+        cells.entry((owner, kind)).or_default().add(e);
         if stacks > 0 {
             let names = a.names().stack_names(sample);
-            add(&mut paths, (owner, short_path(&frames, &names)), v);
+            let p = paths
+                .entry((owner, short_path(&frames, &names)))
+                .or_insert(0);
+            *p = p.saturating_add(v);
         }
     }
     let mut per_owner = heaviest_paths(paths, stacks);
-    let owners = label_rows(&owner_values, &labels.owners, total, &mut per_owner);
-    let kinds = label_rows(
-        &kind_values,
-        &labels.kinds,
-        total,
-        &mut FxHashMap::default(),
-    );
+    let columns = Columns {
+        total: total.0,
+        sampled,
+    };
+    let owners = columns.rows(&owner_values, &labels.owners, &mut per_owner);
+    let kinds = columns.rows(&kind_values, &labels.kinds, &mut FxHashMap::default());
     let st = profile
         .sample_types
         .get(index)
@@ -165,12 +195,31 @@ pub fn attribution(a: &Attributed, index: usize, stacks: usize) -> AttributionVi
     AttributionView {
         sample_type: st.kind,
         unit: st.unit,
-        total,
+        total: total.0,
+        total_margin: sampled.then(|| sampling::margin(total.1)),
+        sampling: sampled.then(|| how.to_string()),
         owners,
         kinds,
-        matrix: matrix(cells, labels),
-        named_share: share(named_value, total),
+        matrix: matrix(cells, labels, sampled),
+        named_share: share(named_value, total.0),
     }
+}
+
+/// A value and its sampling variance, summed over samples.
+#[derive(Debug, Clone, Copy, Default)]
+struct Estimate(i64, f64);
+
+impl Estimate {
+    fn add(&mut self, other: Estimate) {
+        self.0 = self.0.saturating_add(other.0);
+        self.1 += other.1;
+    }
+}
+
+/// What the rows of a column need besides their values.
+struct Columns {
+    total: i64,
+    sampled: bool,
 }
 
 /// The `stacks` heaviest short paths of each owner.
@@ -192,33 +241,40 @@ fn heaviest_paths(
     per_owner
 }
 
-/// The non-zero labels of one column, largest first, with their paths.
-fn label_rows(
-    values: &FxHashMap<u32, i64>,
-    all: &[attribute::Label],
-    total: i64,
-    per: &mut FxHashMap<u32, Vec<PathRow>>,
-) -> Vec<LabelRow> {
-    let mut rows: Vec<LabelRow> = values
-        .iter()
-        .filter(|&(_, &v)| v != 0)
-        .filter_map(|(&i, &value)| {
-            let label = all.get(i as usize)?;
-            Some(LabelRow {
-                name: label.name.clone(),
-                tier: label.tier,
-                value,
-                share: share(value, total),
-                top_stacks: per.remove(&i).unwrap_or_default(),
+impl Columns {
+    /// The non-zero labels of one column, largest first, with their paths.
+    fn rows(
+        &self,
+        values: &FxHashMap<u32, Estimate>,
+        all: &[attribute::Label],
+        per: &mut FxHashMap<u32, Vec<PathRow>>,
+    ) -> Vec<LabelRow> {
+        let mut rows: Vec<LabelRow> = values
+            .iter()
+            .filter(|&(_, e)| e.0 != 0)
+            .filter_map(|(&i, &Estimate(value, var))| {
+                let label = all.get(i as usize)?;
+                Some(LabelRow {
+                    name: label.name.clone(),
+                    tier: label.tier,
+                    value,
+                    margin: self.sampled.then(|| sampling::margin(var)),
+                    share: share(value, self.total),
+                    top_stacks: per.remove(&i).unwrap_or_default(),
+                })
             })
-        })
-        .collect();
-    rows.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.name.cmp(&b.name)));
-    rows
+            .collect();
+        rows.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.name.cmp(&b.name)));
+        rows
+    }
 }
 
 /// The non-zero owner x kind cells, largest first.
-fn matrix(cells: FxHashMap<(u32, u32), i64>, labels: &Attribution) -> Vec<Cell> {
+fn matrix(
+    cells: FxHashMap<(u32, u32), Estimate>,
+    labels: &Attribution,
+    sampled: bool,
+) -> Vec<Cell> {
     let name = |all: &[attribute::Label], i: u32| {
         all.get(i as usize)
             .map(|l| l.name.clone())
@@ -226,11 +282,12 @@ fn matrix(cells: FxHashMap<(u32, u32), i64>, labels: &Attribution) -> Vec<Cell> 
     };
     let mut matrix: Vec<Cell> = cells
         .into_iter()
-        .filter(|&(_, v)| v != 0)
-        .map(|((o, k), value)| Cell {
+        .filter(|&(_, e)| e.0 != 0)
+        .map(|((o, k), Estimate(value, var))| Cell {
             owner: name(&labels.owners, o),
             kind: name(&labels.kinds, k),
             value,
+            margin: sampled.then(|| sampling::margin(var)),
         })
         .collect();
     matrix.sort_by(|a, b| {
@@ -240,11 +297,6 @@ fn matrix(cells: FxHashMap<(u32, u32), i64>, labels: &Attribution) -> Vec<Cell> 
             .then_with(|| a.kind.cmp(&b.kind))
     });
     matrix
-}
-
-fn add<K: std::hash::Hash + Eq>(map: &mut FxHashMap<K, i64>, key: K, v: i64) {
-    let e = map.entry(key).or_insert(0);
-    *e = e.saturating_add(v);
 }
 
 fn share(value: i64, total: i64) -> f64 {

@@ -6,7 +6,7 @@ use crate::analysis::attribution::AttributionView;
 use crate::analysis::info::{Info, MappingInfo};
 use crate::analysis::top::Top;
 use crate::attribute::Tier;
-use crate::units::{change, percentage, scaled, share_text, signed, signed_share};
+use crate::units::{change, percentage, plus_minus, scaled, share_text, signed, signed_share};
 
 /// Writes the top table, pprof's `-text` layout, limited to `nodecount` rows
 /// (0: all). `inputs` names the files the profile came from.
@@ -241,13 +241,21 @@ pub fn write_attribution(
 ) -> std::io::Result<()> {
     let unit = view.unit.as_str();
     write_files_header(out, inputs)?;
+    let total_margin = match view.total_margin {
+        Some(_) => format!(" {}", plus_minus(view.total_margin, unit)),
+        None => String::new(),
+    };
     writeln!(
         out,
-        "Type: {}, total {} ({} in named stacks)",
+        "Type: {}, total {}{total_margin} ({} in named stacks)",
         view.sample_type,
         scaled(view.total, unit),
         share_text(view.named_share)
     )?;
+    if let Some(how) = &view.sampling {
+        writeln!(out, "Sampling: {how}; ± is the 95% sampling interval")?;
+    }
+    let sampled = view.sampling.is_some();
     for (title, rows) in [("owner", &view.owners), ("kind", &view.kinds)] {
         writeln!(out)?;
         let width = rows
@@ -256,15 +264,25 @@ pub fn write_attribution(
             .max()
             .unwrap_or(0)
             .max(title.len());
+        let pm = if sampled {
+            format!("  {:>9}", "±95%")
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "{title:<width$}  {:<9}  {:>10}  {:>6}",
+            "{title:<width$}  {:<9}  {:>10}{pm}  {:>6}",
             "tier", view.sample_type, "share"
         )?;
         for r in rows {
+            let pm = if sampled {
+                format!("  {:>9}", plus_minus(r.margin, unit))
+            } else {
+                String::new()
+            };
             writeln!(
                 out,
-                "{:<width$}  {:<9}  {:>10}  {}  {}",
+                "{:<width$}  {:<9}  {:>10}{pm}  {}  {}",
                 r.name,
                 r.tier.map_or("-", Tier::as_str),
                 scaled(r.value, unit),

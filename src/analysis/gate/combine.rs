@@ -20,6 +20,17 @@ pub fn median(values: &mut [i64]) -> i64 {
     }
 }
 
+/// The median of the runs' margins (a run without one counts 0); `None`
+/// when no run is sampled.
+fn median_margin(margins: impl Iterator<Item = Option<i64>>) -> Option<i64> {
+    let all: Vec<Option<i64>> = margins.collect();
+    if all.iter().all(Option::is_none) {
+        return None;
+    }
+    let mut values: Vec<i64> = all.into_iter().map(|m| m.unwrap_or(0)).collect();
+    Some(median(&mut values))
+}
+
 /// One view whose every value (total, owners, kinds, short paths) is the
 /// median over `views`, missing counting 0. Rows whose median is 0 are
 /// left out; the matrix is left empty.
@@ -29,6 +40,7 @@ pub fn combine(views: &[AttributionView]) -> AttributionView {
     let total = median(&mut totals);
     let rows = |pick: fn(&AttributionView) -> &Vec<LabelRow>| {
         let mut values: BTreeMap<&str, (Option<attribute::Tier>, Vec<i64>)> = BTreeMap::new();
+        let mut margins: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
         let mut paths: BTreeMap<(&str, &[String]), Vec<i64>> = BTreeMap::new();
         for (i, v) in views.iter().enumerate() {
             for r in pick(v) {
@@ -36,6 +48,9 @@ pub fn combine(views: &[AttributionView]) -> AttributionView {
                     .entry(&r.name)
                     .or_insert_with(|| (r.tier, vec![0; n]));
                 e.1[i] = r.value;
+                if let Some(m) = r.margin {
+                    margins.entry(&r.name).or_insert_with(|| vec![0; n])[i] = m;
+                }
                 for p in &r.top_stacks {
                     paths
                         .entry((&r.name, &p.path))
@@ -59,10 +74,12 @@ pub fn combine(views: &[AttributionView]) -> AttributionView {
                 let value = median(&mut v);
                 let mut top_stacks = stacks.remove(name).unwrap_or_default();
                 top_stacks.sort_by(|a, b| b.value.cmp(&a.value).then_with(|| a.path.cmp(&b.path)));
+                let margin = margins.get_mut(name).map(|m| median(m));
                 (value != 0 || !top_stacks.is_empty()).then(|| LabelRow {
                     name: name.to_string(),
                     tier,
                     value,
+                    margin,
                     share: if total == 0 {
                         0.0
                     } else {
@@ -80,6 +97,8 @@ pub fn combine(views: &[AttributionView]) -> AttributionView {
         sample_type: first.map(|v| v.sample_type.clone()).unwrap_or_default(),
         unit: first.map(|v| v.unit.clone()).unwrap_or_default(),
         total,
+        total_margin: median_margin(views.iter().map(|v| v.total_margin)),
+        sampling: first.and_then(|v| v.sampling.clone()),
         owners: rows(|v| &v.owners),
         kinds: rows(|v| &v.kinds),
         matrix: Vec::new(),
