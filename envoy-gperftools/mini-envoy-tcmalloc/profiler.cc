@@ -144,19 +144,20 @@ std::string baseName(const std::string& path) {
 // sampler picks its next sampling point with the interval just set (not the one drawn at the first
 // allocation of the process, under the default interval).
 MINI_ENVOY_NOINLINE void restartSampler() {
-  void* p = ::operator new(size_t{256} << 20);
+  void* p = ::operator new(size_t{64} << 20);
   asm volatile("" : : "r"(p) : "memory");
   ::operator delete(p);
 }
 
 // tcmalloc saves its peak-heap sample when the sampled heap grows past 1.1 times the last peak it
 // saved, so on its own the peak profile shows some earlier moment within 10% of the real peak.
-// This block (4 times the most the process ever had live, at least 128 MiB; always sampled; freed
+// This block (4 times the most the process ever had live, at least 256 MiB, so more than 1.1 times
+// restartSampler's 64 MiB too; always sampled; freed
 // at once, outside every marker) makes that moment now: the peak profile then holds exactly the
 // state of the "peak" dump, plus this one sample under mini_envoy::raisePeak.
 MINI_ENVOY_NOINLINE void raisePeak() {
   size_t bytes = static_cast<size_t>(4 * maxLiveAllocatedBytes());
-  bytes = bytes < (size_t{128} << 20) ? (size_t{128} << 20) : ((bytes >> 20) + 1) << 20;
+  bytes = bytes < (size_t{256} << 20) ? (size_t{256} << 20) : ((bytes >> 20) + 1) << 20;
   void* p = ::operator new(bytes);
   asm volatile("" : : "r"(p) : "memory");
   ::operator delete(p);
