@@ -21,6 +21,10 @@ pub struct DiffRow {
     pub delta: i64,
     /// `delta / base`, as a fraction; `None` when the base is 0.
     pub delta_share: Option<f64>,
+    /// Half the width of the 95% sampling interval of `delta` (both sides'
+    /// sampling errors combined); absent when neither side is sampled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin: Option<i64>,
 }
 
 /// A function's flat and cumulative values on both sides.
@@ -74,7 +78,18 @@ impl DiffRow {
             new,
             delta,
             delta_share: (base != 0).then(|| delta as f64 / base as f64),
+            margin: None,
         }
+    }
+
+    /// The same row with the margin of its delta from the two sides'
+    /// margins (independent samples: the variances add).
+    pub fn with_margins(mut self, base: Option<i64>, new: Option<i64>) -> Self {
+        if base.is_some() || new.is_some() {
+            let (b, n) = (base.unwrap_or(0) as f64, new.unwrap_or(0) as f64);
+            self.margin = Some((b * b + n * n).sqrt().round() as i64);
+        }
+        self
     }
 }
 
@@ -94,14 +109,18 @@ fn labels(
     base: &[super::attribution::LabelRow],
     new: &[super::attribution::LabelRow],
 ) -> Vec<DiffRow> {
-    let mut values: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    type Side = (i64, Option<i64>);
+    let mut values: BTreeMap<&str, (Side, Side)> = BTreeMap::new();
     for r in base {
-        values.entry(&r.name).or_default().0 = r.value;
+        values.entry(&r.name).or_default().0 = (r.value, r.margin);
     }
     for r in new {
-        values.entry(&r.name).or_default().1 = r.value;
+        values.entry(&r.name).or_default().1 = (r.value, r.margin);
     }
-    let mut rows: Vec<DiffRow> = values.into_iter().map(|(n, (b, v))| row(n, b, v)).collect();
+    let mut rows: Vec<DiffRow> = values
+        .into_iter()
+        .map(|(n, ((b, bm), (v, vm)))| row(n, b, v).with_margins(bm, vm))
+        .collect();
     rows.sort_by(by_delta);
     rows
 }
@@ -113,7 +132,7 @@ pub fn compare(b: &AttributionView, n: &AttributionView) -> Diff {
     Diff {
         sample_type: n.sample_type.clone(),
         unit: n.unit.clone(),
-        total: row("total", b.total, n.total),
+        total: row("total", b.total, n.total).with_margins(b.total_margin, n.total_margin),
         owners: labels(&b.owners, &n.owners),
         kinds: labels(&b.kinds, &n.kinds),
         functions: Vec::new(),

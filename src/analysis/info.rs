@@ -4,6 +4,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::sampling::sampling;
 use crate::profile::{Format, Profile};
 
 /// The facts about one input file.
@@ -17,8 +18,17 @@ pub struct Info {
     pub sample_types: Vec<String>,
     /// The unit of each sample type, parallel to `sample_types`.
     pub units: Vec<String>,
-    /// The sampling period (1 when unsampled).
+    /// The sampling period as the profile records it (1 when unsampled; 0
+    /// when the writer leaves it out, as tcmalloc does).
     pub period: i64,
+    /// How the values relate to the allocations, in words ([`Sampling`]).
+    pub sampling: String,
+    /// The sample type shown by default (`default_sample_type`, else the last).
+    pub default_sample_type: String,
+    /// When the profile was taken (Unix nanoseconds), 0 when unknown.
+    pub time_nanos: i64,
+    /// What it covers, nanoseconds (an allocation profile's length), 0 when none.
+    pub duration_nanos: i64,
     /// Totals stated by the header, as written (before unsampling); `null`
     /// for formats without a header (pprof protobuf).
     pub header_totals: Option<Map<String, Value>>,
@@ -140,6 +150,15 @@ pub fn info(p: &Profile) -> Info {
         units: p.sample_types.iter().map(|t| t.unit.clone()).collect(),
         sample_types: names.clone(),
         period: p.period,
+        sampling: sampling(p).to_string(),
+        default_sample_type: p
+            .select(&crate::profile::SampleTypeChoice::Default)
+            .ok()
+            .and_then(|i| p.sample_types.get(i))
+            .map(|t| t.kind.clone())
+            .unwrap_or_default(),
+        time_nanos: p.time_nanos,
+        duration_nanos: p.duration_nanos,
         header_totals: header.map(|h| as_map(&h.header)),
         listed_totals: header.map(|h| as_map(&h.listed)),
         remainder: header.map(|h| as_map(&h.remainder())),

@@ -56,7 +56,7 @@ impl fmt::Display for Sampling {
                 estimated,
             } => write!(
                 f,
-                "sampled every {}{} on average; values are tcmalloc's own estimates, taken as written",
+                "sampled every {} on average{}; values are tcmalloc's own estimates, taken as written",
                 size(interval),
                 if estimated {
                     " (estimated from the samples: tcmalloc does not record it)"

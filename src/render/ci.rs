@@ -126,7 +126,7 @@ pub fn write_junit(out: &mut dyn Write, g: &Gate, warnings: &[String]) -> std::i
                 )?;
                 writeln!(out, "    </testcase>")?;
             }
-            Status::Pass | Status::Noise => {
+            Status::Pass | Status::Noise | Status::Unclear => {
                 writeln!(out, ">")?;
                 writeln!(
                     out,

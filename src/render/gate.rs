@@ -8,7 +8,7 @@ use super::cut::{COMMENT_LIMIT, Comment, cut};
 use super::markdown::cell;
 use crate::analysis::budgets::Bound;
 use crate::analysis::gate::{Check, Gate, Run, Scope, Status, Verdict};
-use crate::units::{change, scaled, signed, signed_share};
+use crate::units::{change, plus_minus, scaled, signed, signed_share};
 
 /// Growing stacks the comment lists at most.
 pub const MARKDOWN_STACKS: usize = 20;
@@ -19,13 +19,22 @@ pub const TEXT_STACKS: usize = 5;
 /// `1 of 3 limits broken`, `all 3 limits hold`.
 pub fn headline(g: &Gate) -> String {
     let failed = g.failures().count();
+    let unclear = g
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Unclear)
+        .count();
     let n = g.checks.len();
     let limits = if n == 1 { "limit" } else { "limits" };
-    match g.verdict {
+    let head = match g.verdict {
         Verdict::Fail => format!("{failed} of {n} {limits} broken"),
         Verdict::Pass if n == 1 => "the limit holds".to_string(),
         Verdict::Pass => format!("all {n} {limits} hold"),
+    };
+    if unclear == 0 {
+        return head;
     }
+    format!("{head}; could not tell {unclear}: within sampling error")
 }
 
 /// The owners that grew most, for a message: `ext_proc +3.36MB, network +3.17MB`.
@@ -56,6 +65,10 @@ pub fn explain(g: &Gate, c: &Check) -> String {
         (Status::Noise, _) => format!(
             "over its limit of {limit}, but the change is below the noise floor of {}",
             scaled(g.noise_floor, unit)
+        ),
+        (Status::Unclear, _) => format!(
+            "over its limit of {limit}, but the change is within the sampling error ({}) of the two sides: the profiles could not tell it from sampling noise",
+            plus_minus(c.margin, unit)
         ),
     };
     let mut out = format!("{subject}: {change}, {verdict}");
@@ -123,6 +136,9 @@ pub fn write_text(out: &mut dyn Write, g: &Gate) -> std::io::Result<()> {
             "{noise} broken limit(s) pass because their change is below the noise floor of {}",
             scaled(g.noise_floor, unit)
         )?;
+    }
+    for c in g.checks.iter().filter(|c| c.status == Status::Unclear) {
+        writeln!(out, "could not tell: {}", explain(g, c))?;
     }
     write_text_stacks(out, g)
 }
@@ -197,6 +213,7 @@ fn status_cell(s: Status) -> &'static str {
     match s {
         Status::Pass => "✅ pass",
         Status::Noise => "➖ noise",
+        Status::Unclear => "❔ could not tell",
         Status::Fail => "❌ **FAIL**",
     }
 }
@@ -229,7 +246,10 @@ fn markdown_within(g: &Gate, warnings: &[String], limit: usize) -> String {
     }
     head.push('\n');
     md.push(&head);
-    let failures: Vec<&Check> = g.failures().collect();
+    let failures: Vec<&Check> = g
+        .failures()
+        .chain(g.checks.iter().filter(|c| c.status == Status::Unclear))
+        .collect();
     if !failures.is_empty() {
         md.push("\n");
         for (i, c) in failures.iter().enumerate() {
@@ -416,6 +436,7 @@ mod tests {
                     new: 2,
                     delta: 1,
                     delta_share: Some(1.0),
+                    margin: None,
                     status: Status::Fail,
                     origin: Origin::flag("--budget"),
                 })

@@ -8,6 +8,12 @@ use crate::analysis::top::Top;
 use crate::attribute::Tier;
 use crate::units::{change, percentage, plus_minus, scaled, share_text, signed, signed_share};
 
+/// `2026-12-03T16:19:07.123456789Z` for Unix nanoseconds (RFC 3339, UTC).
+fn time_text(nanos: i64) -> String {
+    jiff::Timestamp::from_nanosecond(i128::from(nanos))
+        .map_or_else(|_| format!("{nanos} ns since 1970"), |t| t.to_string())
+}
+
 /// Writes the top table, pprof's `-text` layout, limited to `nodecount` rows
 /// (0: all). `inputs` names the files the profile came from.
 pub fn write_top(
@@ -63,15 +69,18 @@ pub fn write_info(out: &mut dyn Write, info: &Info) -> std::io::Result<()> {
         .map(|(t, u)| format!("{t}/{u}"))
         .collect();
     writeln!(out, "  sample types: {}", types.join(" "))?;
-    let period = if info.period > 1 {
-        format!(
-            "{} (sampled; values are unsampled as pprof does)",
-            info.period
-        )
-    } else {
-        format!("{} (every allocation recorded)", info.period)
-    };
-    writeln!(out, "  period:       {period}")?;
+    writeln!(out, "  default type: {}", info.default_sample_type)?;
+    writeln!(out, "  period:       {} ({})", info.period, info.sampling)?;
+    if info.time_nanos > 0 {
+        writeln!(out, "  time:         {}", time_text(info.time_nanos))?;
+    }
+    if info.duration_nanos > 0 {
+        writeln!(
+            out,
+            "  duration:     {:.3} s",
+            info.duration_nanos as f64 / 1e9
+        )?;
+    }
     writeln!(
         out,
         "  stacks:       {} ({} distinct addresses, {} outside every mapping)",
@@ -192,10 +201,7 @@ fn write_mapping_names(
                 r.named_frames,
                 r.frames,
                 percentage(m.named_value, m.value).trim(),
-                info.sample_types
-                    .last()
-                    .map(String::as_str)
-                    .unwrap_or("value")
+                info.default_sample_type
             )?;
         }
         if let Some(problem) = &r.problem {

@@ -24,6 +24,7 @@ mod report;
 mod rules;
 mod series;
 mod symbolize;
+mod tcmalloc;
 mod top;
 mod usage;
 mod warnings_documented;

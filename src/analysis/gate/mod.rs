@@ -12,7 +12,10 @@
 //!
 //! A limit holds or is broken as [`Bound`] says; a broken limit whose
 //! change (new - base, either sign) is smaller than the noise floor passes
-//! as [`Status::Noise`]. The verdict fails when any check fails.
+//! as [`Status::Noise`]; one whose change is within the sampling error of
+//! the two sides (`|delta| <= 1.96·√(Var_base + Var_new)`, see
+//! `docs/sampling.md`) passes as [`Status::Unclear`]: the profiles cannot
+//! tell it from sampling noise. The verdict fails when any check fails.
 
 mod combine;
 mod validate;
@@ -70,6 +73,10 @@ pub enum Status {
     Pass,
     /// The limit is broken but the change is below the noise floor: passes.
     Noise,
+    /// The limit is broken but the change is within the sampling error of
+    /// the two sides: the profiles cannot tell it from sampling noise, so it
+    /// passes, and the verdict says so.
+    Unclear,
     /// The limit is broken.
     Fail,
 }
@@ -80,6 +87,7 @@ impl Status {
         match self {
             Status::Pass => "pass",
             Status::Noise => "noise",
+            Status::Unclear => "unclear",
             Status::Fail => "FAIL",
         }
     }
@@ -114,6 +122,10 @@ pub struct Check {
     pub delta: i64,
     /// `delta / base`; `None` when the base is 0.
     pub delta_share: Option<f64>,
+    /// Half the width of the 95% sampling interval of `delta`; absent when
+    /// neither side is sampled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin: Option<i64>,
     /// The outcome.
     pub status: Status,
     /// Where the limit was given.
@@ -302,6 +314,11 @@ fn check(scope: Scope, row: &DiffRow, limit: &Limit, floor: i64) -> Check {
         Status::Pass
     } else if row.delta.unsigned_abs() < floor.unsigned_abs() {
         Status::Noise
+    } else if row
+        .margin
+        .is_some_and(|m| row.delta.unsigned_abs() <= m.unsigned_abs())
+    {
+        Status::Unclear
     } else {
         Status::Fail
     };
@@ -314,6 +331,7 @@ fn check(scope: Scope, row: &DiffRow, limit: &Limit, floor: i64) -> Check {
         new: row.new,
         delta: row.delta,
         delta_share: row.delta_share,
+        margin: row.margin,
         status,
         origin: limit.origin.clone(),
     }

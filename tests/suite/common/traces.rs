@@ -12,6 +12,11 @@ const OWN_FILES: [&str; 3] = ["mini-envoy", "libmini_envoy_ext.so", "liblua5.1.s
 /// Our stacks in pprof's `-traces` spelling: innermost frame first, inline
 /// frames marked ` (inline)`, unnamed frames as `[module]`.
 pub fn our_traces(p: &Profile) -> Vec<Vec<String>> {
+    our_traces_of(p, &OWN_FILES)
+}
+
+/// [`our_traces`] for a profile whose expected traces were made from `own`.
+pub fn our_traces_of(p: &Profile, own: &[&str]) -> Vec<Vec<String>> {
     p.samples
         .iter()
         .map(|s| {
@@ -22,7 +27,12 @@ pub fn our_traces(p: &Profile) -> Vec<Vec<String>> {
                     .and_then(|m| p.mapping(m))
                     .map(|m| m.base_name().to_string())
                     .unwrap_or_default();
-                if loc.lines.is_empty() || !OWN_FILES.contains(&module.as_str()) {
+                if module.is_empty() && loc.lines.is_empty() {
+                    // No mapping holds the address: pprof says `<unknown>`.
+                    frames.push("<unknown>".to_string());
+                    continue;
+                }
+                if loc.lines.is_empty() || !own.contains(&module.as_str()) {
                     frames.push(format!("[{module}]"));
                     continue;
                 }
@@ -54,6 +64,7 @@ pub fn pprof_traces(text: &str) -> Vec<Vec<String>> {
         if t.is_empty()
             || t.starts_with("bytes:")
             || t.contains(':') && !t.contains("::") && t.ends_with(']')
+            || is_label_line(t)
         {
             continue;
         }
@@ -68,6 +79,17 @@ pub fn pprof_traces(text: &str) -> Vec<Vec<String>> {
     out.extend(current);
     out.retain(|f| !f.is_empty());
     out
+}
+
+/// A `key:  value` label line of `-traces` (tcmalloc's `allocation type:
+/// malloc`, `request:  121B`...), printed before a stack's frames.
+fn is_label_line(line: &str) -> bool {
+    line.split_once(":  ").is_some_and(|(key, _)| {
+        !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ')
+    })
 }
 
 /// Fails unless the two lists hold the same stacks, as many times each
