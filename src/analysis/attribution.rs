@@ -79,6 +79,10 @@ pub struct AttributionView {
     pub matrix: Vec<Cell>,
     /// Share of the total in stacks with at least one named frame.
     pub named_share: f64,
+    /// Allocated, resident, swapped, stale and locked bytes and allocator
+    /// rounding per owner and kind, for a tcmalloc heap snapshot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub residency: Option<super::residency::Residency>,
 }
 
 impl AttributionView {
@@ -136,6 +140,7 @@ impl AttributionView {
             kinds: Vec::new(),
             matrix: Vec::new(),
             named_share: 1.0,
+            residency: None,
         }
     }
 }
@@ -202,6 +207,7 @@ pub fn attribution(a: &Attributed, index: usize, stacks: usize) -> AttributionVi
         kinds,
         matrix: matrix(cells, labels, sampled),
         named_share: share(named_value, total.0),
+        residency: super::residency::residency(a),
     }
 }
 

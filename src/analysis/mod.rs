@@ -11,6 +11,7 @@ pub mod folded;
 pub mod gate;
 pub mod info;
 pub mod report;
+pub mod residency;
 pub mod sampling;
 pub mod series;
 pub mod top;

@@ -298,6 +298,9 @@ pub fn write_attribution(
         }
     }
     write_matrix(out, view)?;
+    if let Some(r) = &view.residency {
+        write_residency(out, r)?;
+    }
     if view.owners.iter().any(|r| !r.top_stacks.is_empty()) {
         writeln!(out)?;
         writeln!(out, "heaviest paths per owner (entry > ... > leaf):")?;
@@ -315,6 +318,46 @@ pub fn write_attribution(
         }
     }
     Ok(())
+}
+
+/// The residency table of a tcmalloc heap snapshot: per owner, then per
+/// kind, each column beside the others.
+fn write_residency(
+    out: &mut dyn Write,
+    r: &crate::analysis::residency::Residency,
+) -> std::io::Result<()> {
+    let rounding = r.total.rounding.is_some();
+    for (title, rows) in [("owner", &r.owners), ("kind", &r.kinds)] {
+        writeln!(out)?;
+        let width = rows
+            .iter()
+            .map(|x| x.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(title.len());
+        let mut head = format!("{title:<width$}");
+        for c in &r.columns {
+            head.push_str(&format!("  {:>14}", c));
+        }
+        if rounding {
+            head.push_str(&format!("  {:>14}", "rounding"));
+        }
+        writeln!(out, "{head}")?;
+        for row in rows.iter().chain(std::iter::once(&r.total)) {
+            let mut line = format!("{:<width$}", row.name);
+            for v in &row.values {
+                line.push_str(&format!("  {:>14}", scaled(*v, "bytes")));
+            }
+            if let Some(x) = row.rounding {
+                line.push_str(&format!("  {:>14}", scaled(x, "bytes")));
+            }
+            writeln!(out, "{line}")?;
+        }
+    }
+    writeln!(
+        out,
+        "(tcmalloc heap snapshot: resident, swapped, stale and locked parts of each allocation; stale = not touched within tcmalloc's stale scan period, the leak suspects of one snapshot; rounding = bytes the allocator added to the requested sizes)"
+    )
 }
 
 fn write_matrix(out: &mut dyn Write, view: &AttributionView) -> std::io::Result<()> {

@@ -327,3 +327,75 @@ impl Tally {
         }
     }
 }
+
+#[test]
+fn residency_and_rounding_add_up_to_the_allocated_totals() {
+    let rules = heapcost::attribute::RuleSet::builtin().unwrap();
+    for run in ["interval-1", "default-3"] {
+        let p = symbolized(&dir().join(format!("{run}/mini-envoy.0003.heap.pb.gz")));
+        let a = heapcost::attribute::Attributed::new(p.clone(), &rules);
+        let space = p
+            .sample_types
+            .iter()
+            .position(|t| t.kind == "space")
+            .unwrap();
+        let view = heapcost::analysis::attribution::attribution(&a, space, 0);
+        let r = view.residency.expect("a heap snapshot has residency");
+        assert_eq!(
+            r.columns,
+            [
+                "space",
+                "resident_space",
+                "swapped_space",
+                "stale_space",
+                "locked_space"
+            ]
+        );
+        for (c, kind) in r.columns.iter().enumerate() {
+            let i = p.sample_types.iter().position(|t| &t.kind == kind).unwrap();
+            assert_eq!(r.total.values[c], p.total(i), "{run} {kind}");
+            for rows in [&r.owners, &r.kinds] {
+                let sum: i64 = rows.iter().map(|x| x.values[c]).sum();
+                assert_eq!(sum, p.total(i), "{run} {kind}");
+            }
+        }
+        // The space column is attribution's; resident never exceeds it.
+        for row in &r.owners {
+            assert_eq!(
+                row.values[0],
+                view.owners
+                    .iter()
+                    .find(|o| o.name == row.name)
+                    .unwrap()
+                    .value
+            );
+            assert!(row.values[1] <= row.values[0], "{run} {}", row.name);
+        }
+        // Rounding: allocated minus requested, from the labels.
+        let label = |s: &heapcost::profile::Sample, k: &str| {
+            s.labels
+                .iter()
+                .find(|l| l.key == k)
+                .and_then(|l| match &l.value {
+                    heapcost::profile::LabelValue::Num { value, .. } => Some(*value),
+                    _ => None,
+                })
+        };
+        let requested: i64 = p
+            .samples
+            .iter()
+            .map(|s| s.values[0] * label(s, "request").unwrap())
+            .sum();
+        let allocated: i64 = p
+            .samples
+            .iter()
+            .map(|s| s.values[0] * label(s, "bytes").unwrap())
+            .sum();
+        assert_eq!(allocated, p.total(space), "{run}: space is objects x bytes");
+        assert_eq!(r.total.rounding, Some(allocated - requested), "{run}");
+        assert_eq!(
+            r.owners.iter().filter_map(|x| x.rounding).sum::<i64>(),
+            allocated - requested
+        );
+    }
+}

@@ -102,6 +102,7 @@ pub fn combine(views: &[AttributionView]) -> AttributionView {
         owners: rows(|v| &v.owners),
         kinds: rows(|v| &v.kinds),
         matrix: Vec::new(),
+        residency: None,
         named_share: views
             .iter()
             .map(|v| v.named_share)
