@@ -337,7 +337,7 @@ fn write_residency(
             .max(title.len());
         let mut head = format!("{title:<width$}");
         for c in &r.columns {
-            head.push_str(&format!("  {:>14}", c));
+            head.push_str(&format!("  {c:>14}"));
         }
         if rounding {
             head.push_str(&format!("  {:>14}", "rounding"));
