@@ -50,6 +50,15 @@ pub enum Warning {
     },
     /// No frame has a name at all: attribution cannot work.
     NoNames,
+    /// `--tag` kept only part of the samples.
+    Tagged {
+        /// The filters as typed.
+        filters: Vec<String>,
+        /// Samples kept.
+        kept: usize,
+        /// Samples before filtering.
+        of: usize,
+    },
 }
 
 /// Which inputs are truncated, and what that costs the totals.
@@ -116,6 +125,11 @@ impl fmt::Display for Warning {
                 f,
                 "{} of {sample_type} is 'unsymbolized' (the code that called the allocator has no name); give the missing binaries with --binary or --symbols-path",
                 share_text(*share)
+            ),
+            Warning::Tagged { filters, kept, of } => write!(
+                f,
+                "--tag {}: kept {kept} of {of} samples; the others are left out of every value shown",
+                filters.join(" --tag ")
             ),
             Warning::NoNames => f.write_str(
                 "no frame has a name, so every stack is 'unsymbolized': attribution needs names; give the binary with --binary (e.g. -b envoy-static) or a directory with --symbols-path",
@@ -222,6 +236,20 @@ pub fn truncation(profile: &Profile, index: usize) -> Option<Warning> {
         effect,
         cause: first.format.truncation_cause(),
     }))
+}
+
+/// The note that `--tag` kept only part of the samples (none without
+/// filters).
+pub fn tagged(
+    filters: &[crate::profile::TagFilter],
+    samples: usize,
+    left_out: usize,
+) -> Option<Warning> {
+    (!filters.is_empty()).then(|| Warning::Tagged {
+        filters: filters.iter().map(|f| f.text.clone()).collect(),
+        kept: samples - left_out,
+        of: samples,
+    })
 }
 
 /// The warning about stacks without frames that the readers left out.

@@ -142,6 +142,9 @@ impl<'c> Loader<'c> {
         shown: &str,
     ) -> Result<Prepared> {
         let mut warnings = Vec::new();
+        let samples = profile.samples.len();
+        let left_out = profile.retain_tagged(&self.config.tags);
+        warnings.extend(warnings::tagged(&self.config.tags, samples, left_out));
         let symbolization = match &self.symbolizer {
             Some(s) => {
                 let report = s.symbolize(&mut profile)?;

@@ -40,6 +40,9 @@ pub struct Config {
     pub symbolize: Option<symbolize::Options>,
     /// Draw progress bars on stderr for long work. Default: false.
     pub progress: bool,
+    /// Keep only the samples whose labels match every filter (pprof's
+    /// `-tagfocus`). Default: none, every sample.
+    pub tags: Vec<crate::profile::TagFilter>,
 }
 
 impl Config {
@@ -51,6 +54,7 @@ impl Config {
             format: OutputFormat::Text,
             symbolize: Some(symbolize::Options::default()),
             progress: false,
+            tags: Vec::new(),
         }
     }
 }

@@ -55,6 +55,20 @@ jemalloc heap_v2 dumps, and pprof protobufs, each optionally gzip-compressed. '-
 input. Several profiles are merged by summing, as pprof does."
     )]
     pub(crate) profiles: Vec<String>,
+    /// Keep only samples with this label value (repeatable, like pprof's -tagfocus): KEY=VALUE.
+    #[arg(
+        long,
+        value_name = "KEY=VALUE",
+        value_parser = heapcost::profile::TagFilter::parse,
+        help_heading = "Analysis",
+        long_help = "Keep only the samples that carry this label, as pprof's -tagfocus does: \
+\"allocation type=new\" (a string label), bytes=4KiB (a numeric label, exactly), \
+request=1KiB:64KiB (a range, either end may be left out). Repeatable: a sample must match every \
+filter. tcmalloc's profiles label every sample with bytes, request, alignment, allocation type \
+(new, malloc, aligned malloc), access_hint, access_allocated (hot, cold); gperftools and jemalloc \
+dumps label bytes. The samples left out leave every value; a note says how many."
+    )]
+    pub(crate) tag: Vec<heapcost::profile::TagFilter>,
     #[command(flatten)]
     pub(crate) symbolization: Symbolization,
 }

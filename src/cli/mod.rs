@@ -222,6 +222,7 @@ fn config(
     env: &Env,
 ) -> Result<Config, CliError> {
     let mut config = Config::new(command, input.profiles);
+    config.tags = input.tag;
     config.symbolize = input.symbolization.to_options(env)?;
     config.format = format.into();
     Ok(config)

@@ -13,12 +13,14 @@ mod name_table;
 mod names;
 pub mod prune;
 mod select;
+mod tags;
 mod validate;
 
 pub(crate) use merge::overflow_message;
 pub use merge::{Merger, merge};
 pub use name_table::{NameId, NameTable};
 pub use select::{SampleTypeChoice, SampleTypeError};
+pub use tags::{TagError, TagFilter, TagValue};
 pub use validate::Invalid;
 
 use std::fmt;

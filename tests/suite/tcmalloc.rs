@@ -399,3 +399,77 @@ fn residency_and_rounding_add_up_to_the_allocated_totals() {
         );
     }
 }
+
+/// `top --format json` of the interval-1 peak dump with these `--tag`s:
+/// its total and stderr.
+fn tagged_total(tags: &[&str]) -> (i64, String) {
+    let d = dir();
+    let file = d.join("interval-1/mini-envoy.0003.heap.pb.gz");
+    let mut cmd = super::common::run::heapcost();
+    cmd.args(["top", "--format", "json", "--no-symbolize"])
+        .arg(&file);
+    for t in tags {
+        cmd.args(["--tag", t]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        v["total"].as_i64().unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn tags_keep_the_samples_whose_labels_match() {
+    let p = heapcost::read::parse(
+        &read(&dir().join("interval-1/mini-envoy.0003.heap.pb.gz")),
+        "p",
+    )
+    .unwrap();
+    let space = p
+        .sample_types
+        .iter()
+        .position(|t| t.kind == "space")
+        .unwrap();
+    let sum = |keep: &dyn Fn(&heapcost::profile::Sample) -> bool| -> i64 {
+        p.samples
+            .iter()
+            .filter(|s| keep(s))
+            .map(|s| s.values[space])
+            .sum()
+    };
+    let (all, _) = tagged_total(&[]);
+    assert_eq!(all, p.total(space));
+    let mut parts = 0;
+    for kind in ["new", "malloc", "aligned malloc"] {
+        let filter =
+            heapcost::profile::TagFilter::parse(&format!("allocation type={kind}")).unwrap();
+        let (total, stderr) = tagged_total(&[&format!("allocation type={kind}")]);
+        assert_eq!(total, sum(&|s| filter.matches(s)), "{kind}");
+        assert!(
+            stderr.contains(&format!("--tag allocation type={kind}: kept ")),
+            "{stderr}"
+        );
+        parts += total;
+    }
+    assert_eq!(parts, all, "the allocation types partition the heap");
+    assert!(all > 0 && parts > 0);
+    // A numeric range on the allocated size, with a second filter.
+    let (small_new, _) = tagged_total(&["bytes=:1KiB", "allocation type=new"]);
+    let expect = sum(&|s| {
+        s.labels.iter().any(|l| {
+            l.key == "bytes"
+                && matches!(l.value, heapcost::profile::LabelValue::Num { value, .. } if value <= 1024)
+        }) && s.labels.iter().any(|l| {
+            l.key == "allocation type"
+                && l.value == heapcost::profile::LabelValue::Str("new".into())
+        })
+    });
+    assert_eq!(small_new, expect);
+    assert!(small_new < all);
+}

@@ -22,6 +22,7 @@ const WARNINGS: &[&str] = &[
     "debug-section cache not used: cannot",
     "no frame has a name, so every stack is 'unsymbolized'",
     "is 'unsymbolized' (the code that called the allocator has no name)",
+    "samples; the others are left out of every value shown",
 ];
 
 fn source_text() -> String {
@@ -86,7 +87,8 @@ fn no_warning_is_made_elsewhere() {
             "Truncated",
             "Frameless",
             "Unattributed",
-            "NoNames"
+            "NoNames",
+            "Tagged"
         ]
     );
     let source = source_text();
