@@ -334,6 +334,15 @@ pub fn plus_minus(margin: Option<i64>, unit: &str) -> String {
     margin.map_or_else(String::new, |m| format!("±{}", scaled(m, unit)))
 }
 
+/// `9.80MB ±427B`: a value and its 95% sampling margin; the value alone
+/// when there is none.
+pub fn scaled_pm(value: i64, margin: Option<i64>, unit: &str) -> String {
+    match margin {
+        Some(_) => format!("{} {}", scaled(value, unit), plus_minus(margin, unit)),
+        None => scaled(value, unit),
+    }
+}
+
 /// A change in words: `100MB -> 400MB (+300MB, +300.00%)`; with `strong`
 /// the delta is bold Markdown (`**+300MB**`). The one headline of `diff`,
 /// the gate and their comments.

@@ -1,4 +1,4 @@
-//! What a Google tcmalloc heap snapshot says beside the allocated bytes,
+//! What a Google tcmalloc profile says beside the allocated bytes,
 //! per owner and kind: how much of it is resident, swapped out, stale (not
 //! touched within tcmalloc's stale scan period: the leak suspects of a
 //! single snapshot) and locked, and how much the allocator added by
@@ -86,8 +86,8 @@ impl Sums {
     }
 }
 
-/// The view, for a profile with tcmalloc's residency sample types
-/// (`None` for any other).
+/// The view, for a profile with tcmalloc's residency sample types or its
+/// `bytes` and `request` labels (`None` for any other).
 pub fn residency(a: &Attributed) -> Option<Residency> {
     let p = &a.profile;
     let index = |kind: &str| p.sample_types.iter().position(|t| t.kind == kind);
@@ -95,14 +95,16 @@ pub fn residency(a: &Attributed) -> Option<Residency> {
         .iter()
         .filter_map(|&c| Some((c, index(c)?)))
         .collect();
-    if columns.len() < 2 || index("resident_space").is_none() {
+    let objects = index("objects");
+    let rounding = objects.is_some()
+        && p.samples
+            .iter()
+            .any(|s| num_label(s, "bytes").is_some() && num_label(s, "request").is_some());
+    // A heap snapshot's residency types, or at least the rounding that the
+    // labels of a peak-heap or allocation profile tell.
+    if columns.is_empty() || (index("resident_space").is_none() && !rounding) {
         return None;
     }
-    let objects = index("objects");
-    let rounding = p
-        .samples
-        .iter()
-        .any(|s| num_label(s, "bytes").is_some() && num_label(s, "request").is_some());
     let (mut total, mut owners, mut kinds) = (
         Sums::default(),
         FxHashMap::<u32, Sums>::default(),

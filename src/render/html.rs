@@ -16,7 +16,7 @@ use super::text::files_label;
 use crate::analysis::diff::DiffRow;
 use crate::analysis::report::Report;
 use crate::analysis::series::Series;
-use crate::units::{percentage, scaled, scaled_bytes, share_text, signed, signed_share};
+use crate::units::{percentage, scaled, scaled_bytes, scaled_pm, share_text, signed, signed_share};
 
 const TEMPLATE: &str = include_str!("../../templates/report.html");
 
@@ -240,7 +240,7 @@ fn owner_rows(r: &Report) -> Vec<Row> {
         .map(|o| Row {
             name: o.name.clone(),
             tier: o.tier.map(|t| t.as_str().to_string()).unwrap_or_default(),
-            value: scaled(o.value, unit),
+            value: scaled_pm(o.value, o.margin, unit),
             share: share_text(o.share),
             bar: format!("{:.1}", 100.0 * o.value.max(0) as f64 / max_owner),
             color: hex(owner_color(&o.name)),
@@ -263,7 +263,7 @@ fn kind_rows(r: &Report) -> Vec<Row> {
         .map(|o| Row {
             name: o.name.clone(),
             tier: String::new(),
-            value: scaled(o.value, unit),
+            value: scaled_pm(o.value, o.margin, unit),
             share: share_text(o.share),
             bar: format!("{:.1}", 100.0 * o.value.max(0) as f64 / max_kind),
             color: String::new(),
@@ -325,7 +325,7 @@ fn cards(r: &Report) -> Vec<Card> {
     let a = &r.attribution;
     let mut cards = vec![Card {
         label: format!("total {}", r.sample_type),
-        value: scaled(r.total, unit),
+        value: scaled_pm(r.total, a.total_margin, unit),
         note: match &r.series {
             Some(s) => format!("last of {} snapshots", s.snapshots.len()),
             None => "all inputs".into(),

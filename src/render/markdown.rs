@@ -8,7 +8,7 @@ use crate::analysis::attribution::AttributionView;
 use crate::analysis::report::Report;
 use crate::analysis::top::Top;
 use crate::attribute::Tier;
-use crate::units::{change, scaled, share_text};
+use crate::units::{change, scaled, scaled_pm, share_text};
 
 /// Escapes the characters that would break a table cell or start markup.
 pub fn cell(text: &str) -> String {
@@ -57,10 +57,14 @@ pub fn write_attribution(
     writeln!(
         out,
         "{what}: {} {} in total, {} of it in named stacks.{top_owner}",
-        scaled(view.total, unit),
+        scaled_pm(view.total, view.total_margin, unit),
         view.sample_type,
         share_text(view.named_share)
     )?;
+    if let Some(how) = &view.sampling {
+        writeln!(out)?;
+        writeln!(out, "_{}; ± is the 95% sampling interval._", cell(how))?;
+    }
     for w in warnings {
         writeln!(out)?;
         writeln!(out, "> **Warning:** {}", cell(w))?;
@@ -75,7 +79,7 @@ pub fn write_attribution(
                 "| {} | {} | {} | {} |",
                 cell(&r.name),
                 r.tier.map_or("-", Tier::as_str),
-                scaled(r.value, unit),
+                scaled_pm(r.value, r.margin, unit),
                 share_text(r.share)
             )?;
         }

@@ -354,10 +354,19 @@ fn write_residency(
             writeln!(out, "{line}")?;
         }
     }
-    writeln!(
-        out,
-        "(tcmalloc heap snapshot: resident, swapped, stale and locked parts of each allocation; stale = not touched within tcmalloc's stale scan period, the leak suspects of one snapshot; rounding = bytes the allocator added to the requested sizes)"
-    )
+    if r.columns.len() > 1 {
+        writeln!(
+            out,
+            "(tcmalloc heap snapshot: resident, swapped, stale and locked parts of each allocation; stale = not touched within tcmalloc's stale scan period, the leak suspects of one snapshot)"
+        )?;
+    }
+    if rounding {
+        writeln!(
+            out,
+            "(rounding = bytes the allocator added to the requested sizes: objects x (bytes - request), from each sample's labels)"
+        )?;
+    }
+    Ok(())
 }
 
 fn write_matrix(out: &mut dyn Write, view: &AttributionView) -> std::io::Result<()> {
@@ -422,6 +431,13 @@ pub fn write_diff(
         diff.sample_type,
         change(t.base, t.new, t.delta, t.delta_share, unit, false)
     )?;
+    if t.margin.is_some() {
+        writeln!(
+            out,
+            "Sampling error of the change (95%): {}; smaller changes below cannot be told from sampling noise",
+            plus_minus(t.margin, unit)
+        )?;
+    }
     for (title, rows) in [("owner", &diff.owners), ("kind", &diff.kinds)] {
         writeln!(out)?;
         writeln!(
