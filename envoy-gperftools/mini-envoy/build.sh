@@ -153,6 +153,10 @@ objcopy --strip-all "$out/mini-envoy" "$out/stripped/mini-envoy.tmp"
 strip --strip-debug -o "$out/nodwarf/mini-envoy" "$out/mini-envoy"
 # Split DWARF.
 cp "$build/split/mini-envoy" "$build/split/mini-envoy.dwp" "$out/split/"
+# Envoy's release layout: a stripped production binary with the split build's build id, whose
+# names come from the debug files (tests/suite/release_layout.rs lays out dbg/ from split/).
+mkdir -p "$out/release"
+objcopy --strip-all "$build/split/mini-envoy" "$out/release/mini-envoy"
 cp "$build"/run-split/mini-envoy.0001.heap "$out/split/"
 python3 -m json.tool --indent 1 "$build/run-split/ground-truth.json" >"$build/split-ground-truth.json"
 if cmp -s "$build/split-ground-truth.json" "$out/ground-truth.json"; then

@@ -11,8 +11,12 @@
 //!
 //! A file without debug information is completed by a detached debug file:
 //! by build id (`DIR/.build-id/ab/cdef….debug` under each symbols path and
-//! `/usr/lib/debug`), then by its `.gnu_debuglink` name (beside the file, in
-//! its `.debug/`, under `/usr/lib/debug/<its directory>/`).
+//! `/usr/lib/debug`), then by its own name in each symbols path
+//! (`DIR/<build id>/<name>`, `DIR/<name>`, `DIR/dbg/<name>`: Envoy's release
+//! debug image ships `dbg/envoy` and `dbg/envoy.dwp` for the stripped
+//! `envoy`), then by its `.gnu_debuglink` name (beside the file, in its
+//! `.debug/`, under `/usr/lib/debug/<its directory>/`). A debug file whose
+//! build id differs from the file's is never used.
 
 use std::path::{Path, PathBuf};
 
@@ -97,6 +101,18 @@ pub(crate) fn debug_candidates(
                     .join(&id[..2])
                     .join(format!("{}.debug", &id[2..])),
             );
+        }
+    }
+    // Envoy's release layout: the debug image's `dbg/envoy` (full symbols,
+    // its `envoy.dwp` beside it) for a stripped production `envoy` with the
+    // same build id; or a directory of builds, one per build id.
+    if let Some(name) = binary.file_name() {
+        for dir in &paths.dirs {
+            if let Some(id) = build_id.filter(|id| !id.is_empty()) {
+                out.push(dir.join(id).join(name));
+            }
+            out.push(dir.join(name));
+            out.push(dir.join("dbg").join(name));
         }
     }
     if let Some(link) = debuglink.filter(|l| !l.is_empty() && !l.contains('/')) {

@@ -20,6 +20,7 @@ mod mutation;
 mod pprof_strings;
 mod properties;
 mod proto_fixture;
+mod release_layout;
 mod report;
 mod rules;
 mod series;

@@ -61,21 +61,22 @@ impl Resolver<'_> {
         }
         // The outermost frame (the function holding the address) is named by
         // the file's own symbol table when a symbol covers the address, as
-        // llvm-symbolizer names it for pprof; else by DWARF; else by the
-        // detached debug file's symbol table. DWARF names the inlined ones.
-        let own = self.file.symbol(vaddr);
+        // llvm-symbolizer names it for pprof; else by the detached debug
+        // file's symbol table (the same table, for a stripped binary: split
+        // DWARF's `.dwo` units may name a member function without its
+        // class); else by DWARF. DWARF names the inlined ones.
+        let own = self
+            .file
+            .symbol(vaddr)
+            .or_else(|| self.file.debug_symbol(vaddr));
         match out.last_mut() {
             Some(last) => {
                 if let Some(s) = own {
                     last.name = s.to_string();
-                } else if last.name.is_empty()
-                    && let Some(s) = self.file.debug_symbol(vaddr)
-                {
-                    last.name = s.to_string();
                 }
             }
             None => {
-                if let Some(s) = own.or_else(|| self.file.debug_symbol(vaddr)) {
+                if let Some(s) = own {
                     out.push(Frame {
                         name: s.to_string(),
                         file: String::new(),
