@@ -6,7 +6,7 @@ use std::path::Path;
 use heapcost::profile::Profile;
 use tempfile::TempDir;
 
-use super::common::run::{EXPORT_BOUND, heapcost, run_json};
+use super::common::run::{EXPORT_BOUND, heapcost, mini, run_json};
 use super::common::traces::{compare, our_traces, pprof_traces};
 use super::common::{corpus, fixture, mini_dump, mini_symbol_args, parse, read};
 
@@ -29,15 +29,8 @@ fn pprof_protobuf_reads_back_with_pprofs_names_and_values() {
     let dir = TempDir::new().unwrap();
     for n in 1..=4 {
         let out = dir.path().join(format!("m{n}.pb.gz"));
-        let mut args = vec!["convert".to_string(), "-o".into()];
-        args.push(out.to_string_lossy().into());
-        args.extend(mini_symbol_args());
-        args.push(mini_dump(n));
-        heapcost()
-            .timeout(EXPORT_BOUND)
-            .args(&args)
-            .assert()
-            .success();
+        let written = mini(&["convert", "-o", &out.to_string_lossy()], n);
+        assert!(written.status.success());
         assert_eq!(&read(&out)[..2], &[0x1f, 0x8b], "gzipped");
         // Read back without any binary: the names are in the file. Every
         // stack, every frame (inline frames included) and every value equals
@@ -87,15 +80,7 @@ fn pprof_protobuf_of_an_unsymbolized_corpus_dump_keeps_every_value() {
 #[test]
 fn folded_stacks_add_up_to_the_total_root_first() {
     for st in ["inuse_space", "alloc_objects"] {
-        let mut args = vec!["convert".to_string(), "--folded".into(), "-s".into()];
-        args.push(st.into());
-        args.extend(mini_symbol_args());
-        args.push(mini_dump(3));
-        let out = heapcost()
-            .timeout(EXPORT_BOUND)
-            .args(&args)
-            .output()
-            .unwrap();
+        let out = mini(&["convert", "--folded", "-s", st], 3);
         assert!(out.status.success());
         let text = String::from_utf8(out.stdout).unwrap();
         let mut sum = 0i64;

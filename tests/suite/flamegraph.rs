@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use tempfile::TempDir;
 
-use super::common::run::{EXPORT_BOUND, heapcost, run_json};
-use super::common::{mini_dump, mini_symbol_args, read};
+use super::common::run::{mini, mini_json};
+use super::common::{mini_dump, read};
 
 /// The `fill="rgb(r,g,b)"` colours of an SVG's frame rectangles, by frame title.
 fn svg_frames(svg: &str) -> BTreeMap<String, String> {
@@ -45,24 +45,14 @@ fn rgb(hex: &str) -> String {
 fn flamegraph_is_well_formed_and_carries_every_owners_colour() {
     let dir = TempDir::new().unwrap();
     let out = dir.path().join("f.svg");
-    let mut args = vec!["flamegraph".to_string(), "-o".into()];
-    args.push(out.to_string_lossy().into());
-    args.extend(mini_symbol_args());
-    args.push(mini_dump(3));
-    heapcost()
-        .timeout(EXPORT_BOUND)
-        .args(&args)
-        .assert()
-        .success();
+    let written = mini(&["flamegraph", "-o", &out.to_string_lossy()], 3);
+    assert!(written.status.success());
     let svg = String::from_utf8(read(&out)).unwrap();
     let frames = svg_frames(&svg);
     assert!(frames.len() > 50, "{} frames", frames.len());
     // Every owner attribution finds has a legend entry in its colour, and
     // the frames its rules match are drawn in that colour.
-    let mut attr = vec!["attribute".to_string(), "--format".into(), "json".into()];
-    attr.extend(mini_symbol_args());
-    attr.push(mini_dump(3));
-    let view = run_json(&attr);
+    let view = mini_json(&["attribute", "--format", "json"], 3);
     let owners: Vec<String> = view["owners"]
         .as_array()
         .unwrap()
@@ -96,18 +86,7 @@ fn flamegraph_is_well_formed_and_carries_every_owners_colour() {
 
 #[test]
 fn flamegraph_of_one_owner_holds_exactly_its_bytes() {
-    let mut args = vec![
-        "flamegraph".to_string(),
-        "--owner".into(),
-        "ext_proc".into(),
-    ];
-    args.extend(mini_symbol_args());
-    args.push(mini_dump(3));
-    let out = heapcost()
-        .timeout(EXPORT_BOUND)
-        .args(&args)
-        .output()
-        .unwrap();
+    let out = mini(&["flamegraph", "--owner", "ext_proc"], 3);
     assert!(out.status.success());
     let svg = String::from_utf8(out.stdout).unwrap();
     let frames = svg_frames(&svg);
@@ -115,10 +94,7 @@ fn flamegraph_of_one_owner_holds_exactly_its_bytes() {
         .keys()
         .find(|t| t.starts_with("all ("))
         .expect("root frame");
-    let mut attr = vec!["attribute".to_string(), "--format".into(), "json".into()];
-    attr.extend(mini_symbol_args());
-    attr.push(mini_dump(3));
-    let view = run_json(&attr);
+    let view = mini_json(&["attribute", "--format", "json"], 3);
     let ext = view["owners"]
         .as_array()
         .unwrap()
@@ -134,18 +110,7 @@ fn flamegraph_of_one_owner_holds_exactly_its_bytes() {
         .collect();
     assert_eq!(digits.parse::<i64>().unwrap(), ext, "{all}");
     // An owner no sample has is a usage error naming the owners there are.
-    let mut bad = vec![
-        "flamegraph".to_string(),
-        "--owner".into(),
-        "ext_porc".into(),
-    ];
-    bad.extend(mini_symbol_args());
-    bad.push(mini_dump(3));
-    let out = heapcost()
-        .timeout(EXPORT_BOUND)
-        .args(&bad)
-        .output()
-        .unwrap();
+    let out = mini(&["flamegraph", "--owner", "ext_porc"], 3);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -156,14 +121,7 @@ fn flamegraph_of_one_owner_holds_exactly_its_bytes() {
 
 #[test]
 fn differential_and_icicle_flamegraphs_are_well_formed() {
-    let mut args = vec!["flamegraph".to_string(), "--base".into(), mini_dump(2)];
-    args.extend(mini_symbol_args());
-    args.push(mini_dump(3));
-    let out = heapcost()
-        .timeout(EXPORT_BOUND)
-        .args(&args)
-        .output()
-        .unwrap();
+    let out = mini(&["flamegraph", "--base", &mini_dump(2)], 3);
     assert!(out.status.success());
     let svg = String::from_utf8(out.stdout).unwrap();
     let frames = svg_frames(&svg);
@@ -177,14 +135,7 @@ fn differential_and_icicle_flamegraphs_are_well_formed() {
     assert!(send.0.contains("+"), "{send:?}");
     assert!(svg.contains("(red grew, blue shrank)"));
 
-    let mut args = vec!["flamegraph".to_string(), "--icicle".into()];
-    args.extend(mini_symbol_args());
-    args.push(mini_dump(3));
-    let out = heapcost()
-        .timeout(EXPORT_BOUND)
-        .args(&args)
-        .output()
-        .unwrap();
+    let out = mini(&["flamegraph", "--icicle"], 3);
     assert!(out.status.success());
     assert!(svg_frames(&String::from_utf8(out.stdout).unwrap()).len() > 50);
 }

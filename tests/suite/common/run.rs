@@ -103,3 +103,26 @@ pub fn run_json(args: &[String]) -> Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// `heapcost ARGS -b mini-envoy --symbols-path fixtures/mini-envoy DUMP`
+/// for mini-envoy's dump `n` (bounded by [`EXPORT_BOUND`]).
+pub fn mini(args: &[&str], n: u32) -> Output {
+    heapcost()
+        .timeout(EXPORT_BOUND)
+        .args(args)
+        .args(super::mini_symbol_args())
+        .arg(super::mini_dump(n))
+        .output()
+        .unwrap()
+}
+
+/// [`mini`], expecting success; its stdout parsed as JSON.
+pub fn mini_json(args: &[&str], n: u32) -> Value {
+    let out = mini(args, n);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
