@@ -85,7 +85,50 @@ pub fn write_attribution(
         }
     }
     write_matrix(out, view)?;
+    if let Some(r) = &view.residency {
+        write_residency(out, r)?;
+    }
     write_heaviest_paths(out, view)
+}
+
+/// The residency table of a tcmalloc profile, per owner (collapsed).
+fn write_residency(
+    out: &mut dyn Write,
+    r: &crate::analysis::residency::Residency,
+) -> std::io::Result<()> {
+    let rounding = r.total.rounding.is_some();
+    writeln!(out)?;
+    writeln!(
+        out,
+        "<details><summary>Resident, swapped, stale and locked bytes per owner (tcmalloc)</summary>"
+    )?;
+    writeln!(out)?;
+    let mut head = String::from("| owner |");
+    let mut rule = String::from("|---|");
+    for c in r
+        .columns
+        .iter()
+        .map(String::as_str)
+        .chain(rounding.then_some("rounding"))
+    {
+        head.push_str(&format!(" {} |", cell(c)));
+        rule.push_str("---:|");
+    }
+    writeln!(out, "{head}\n{rule}")?;
+    for row in r.owners.iter().chain(std::iter::once(&r.total)) {
+        let mut line = format!("| {} |", cell(&row.name));
+        for v in row.values.iter().chain(row.rounding.as_ref()) {
+            line.push_str(&format!(" {} |", scaled(*v, "bytes")));
+        }
+        writeln!(out, "{line}")?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "_Stale: not touched within tcmalloc's stale scan period, the leak suspects of a single snapshot. Rounding: bytes the allocator added to the requested sizes._"
+    )?;
+    writeln!(out)?;
+    writeln!(out, "</details>")
 }
 
 /// The owner x kind matrix, collapsed.

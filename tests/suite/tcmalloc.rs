@@ -560,3 +560,45 @@ fn with_a_one_byte_interval_each_path_holds_exactly_what_the_workload_says() {
         exact + skipped
     );
 }
+
+#[test]
+fn the_markdown_and_json_views_carry_the_residency_table() {
+    let d = dir();
+    let path = |rel: &str| d.join(rel).to_string_lossy().into_owned();
+    let run = |format: &str| {
+        let out = super::common::run::heapcost()
+            .args(["attribute", "-q", "--format", format])
+            .arg(path("interval-1/mini-envoy.0003.heap.pb.gz"))
+            .args([
+                "-b",
+                &path("mini-envoy-tcmalloc"),
+                "--symbols-path",
+                &path(""),
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let md = run("markdown");
+    assert!(md.contains("| owner | space | resident\\_space |"), "{md}");
+    assert!(md.contains("| ext\\_proc | 9.80MB | 9.80MB |"), "{md}");
+    let json: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    let r = &json["residency"];
+    assert_eq!(r["columns"][1], "resident_space");
+    let total: i64 = r["owners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["values"][0].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, json["total"].as_i64().unwrap());
+    // Every owner carries its sampling margin.
+    assert!(
+        json["owners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["margin"].is_i64())
+    );
+}
