@@ -29,6 +29,8 @@ use rayon::prelude::*;
 struct Base {
     loaded: Loaded,
     diff: Diff,
+    /// The base's attribution warning, from the view the diff used.
+    unattributed: Option<Warning>,
 }
 
 /// Runs `report`.
@@ -48,8 +50,13 @@ pub(crate) fn run(config: &Config, opts: &ReportOptions) -> Result<Summary> {
         None
     } else {
         let loaded = loader.merged(&opts.base, &SampleTypeChoice::Named(st.kind.clone()))?;
-        let diff = diff(&owners(&loaded, 0).0, &view, &table(&loaded), &top);
-        Some(Base { loaded, diff })
+        let (base_view, unattributed) = owners(&loaded, 0);
+        let diff = diff(&base_view, &view, &table(&loaded), &top);
+        Some(Base {
+            loaded,
+            diff,
+            unattributed,
+        })
     };
     let warnings = report_warnings(&snapshots, unattributed, base.as_ref());
     let provenance = provenance(&snapshots, base.as_ref(), &opts.command_line);
@@ -113,7 +120,7 @@ fn report_warnings(
     all.extend(unattributed);
     if let Some(b) = base {
         all.extend(b.loaded.warnings.iter().cloned());
-        all.extend(owners(&b.loaded, 0).1);
+        all.extend(b.unattributed.clone());
     }
     warnings::collect(all, snapshots.len(), "snapshots")
 }
