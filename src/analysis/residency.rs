@@ -12,7 +12,6 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::attribute::{Attributed, Label};
-use crate::profile::{LabelValue, Sample};
 
 /// The residency sample types tcmalloc writes, in its order.
 const COLUMNS: [&str; 5] = [
@@ -48,13 +47,6 @@ pub struct Residency {
     pub owners: Vec<ResidencyRow>,
     /// Kinds, largest `space` first.
     pub kinds: Vec<ResidencyRow>,
-}
-
-fn num_label(s: &Sample, key: &str) -> Option<i64> {
-    s.labels.iter().find_map(|l| match &l.value {
-        LabelValue::Num { value, .. } if l.key == key => Some(*value),
-        _ => None,
-    })
 }
 
 /// Per-column sums keyed by label index.
@@ -99,7 +91,7 @@ pub fn residency(a: &Attributed) -> Option<Residency> {
     let rounding = objects.is_some()
         && p.samples
             .iter()
-            .any(|s| num_label(s, "bytes").is_some() && num_label(s, "request").is_some());
+            .any(|s| s.num_label("bytes").is_some() && s.num_label("request").is_some());
     // A heap snapshot's residency types, or at least the rounding that the
     // labels of a peak-heap or allocation profile tell.
     if columns.is_empty() || (index("resident_space").is_none() && !rounding) {
@@ -118,7 +110,7 @@ pub fn residency(a: &Attributed) -> Option<Residency> {
                 .iter()
                 .map(|&(_, i)| s.values.get(i).copied().unwrap_or(0)),
         );
-        let round = match (objects, num_label(s, "bytes"), num_label(s, "request")) {
+        let round = match (objects, s.num_label("bytes"), s.num_label("request")) {
             (Some(o), Some(b), Some(r)) => s
                 .values
                 .get(o)

@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use crate::profile::{Format, LabelValue, Profile, Sample};
+use crate::profile::{Format, Profile, Sample};
 
 /// How a profile's values relate to the allocations they describe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,14 +119,6 @@ pub fn sampling(p: &Profile) -> Sampling {
     }
 }
 
-/// A numeric label of a sample.
-fn num_label(s: &Sample, key: &str) -> Option<i64> {
-    s.labels.iter().find_map(|l| match &l.value {
-        LabelValue::Num { value, .. } if l.key == key => Some(*value),
-        _ => None,
-    })
-}
-
 /// tcmalloc's interval from its weights: one raw sample of `count` objects
 /// of request size `k` weighs `count·(k+1) ≈ T + k - f` bytes, so the
 /// smallest such weight is close to `T`; snapped to a power of two within
@@ -137,7 +129,7 @@ fn estimated_interval(p: &Profile) -> Option<i64> {
         .iter()
         .filter_map(|s| {
             let count = *s.values.first()?;
-            let request = num_label(s, "request")?;
+            let request = s.num_label("request")?;
             (count > 0 && request >= 0).then(|| count.saturating_mul(request + 1))
         })
         .min()?;
@@ -233,8 +225,10 @@ fn weighted_variance(s: &Sample, index: usize, space: usize, objects: usize, t: 
     if count <= 0.0 || bytes_total <= 0.0 {
         return 0.0;
     }
-    let allocated = num_label(s, "bytes").map_or(bytes_total / count, |b| b as f64);
-    let request = num_label(s, "request").map_or(allocated, |r| r as f64);
+    let allocated = s
+        .num_label("bytes")
+        .map_or(bytes_total / count, |b| b as f64);
+    let request = s.num_label("request").map_or(allocated, |r| r as f64);
     let var_space = t * t * count * probability(request + 1.0, t);
     match index {
         i if i == space => var_space,
@@ -254,7 +248,7 @@ pub fn margin(var: f64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::{Label, Source, ValueType};
+    use crate::profile::{Label, LabelValue, Source, ValueType};
 
     fn profile(kinds: &[(&str, &str)], format: Format, period: i64) -> Profile {
         Profile {

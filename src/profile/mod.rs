@@ -217,6 +217,17 @@ pub struct Sample {
     pub labels: Vec<Label>,
 }
 
+impl Sample {
+    /// The value of the first numeric label with this key (tcmalloc's
+    /// `bytes` and `request`), if any.
+    pub fn num_label(&self, key: &str) -> Option<i64> {
+        self.labels.iter().find_map(|l| match &l.value {
+            LabelValue::Num { value, .. } if l.key == key => Some(*value),
+            _ => None,
+        })
+    }
+}
+
 /// The input format a profile was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
