@@ -51,6 +51,16 @@ fn profiles() -> Vec<(String, String)> {
     out
 }
 
+/// The numeric label `key` of a sample, read here from the labels as the
+/// reader kept them (every tcmalloc sample has `bytes` and `request`).
+fn label(s: &heapcost::profile::Sample, key: &str) -> i64 {
+    let l = s.labels.iter().find(|l| l.key == key).unwrap();
+    match &l.value {
+        heapcost::profile::LabelValue::Num { value, .. } => *value,
+        other => panic!("{key}: {other:?}"),
+    }
+}
+
 fn symbolized(path: &Path) -> Profile {
     let mut p = heapcost::read::parse(&read(path), &path.to_string_lossy()).unwrap();
     let mut o = Options::default();
@@ -372,24 +382,15 @@ fn residency_and_rounding_add_up_to_the_allocated_totals() {
             assert!(row.values[1] <= row.values[0], "{run} {}", row.name);
         }
         // Rounding: allocated minus requested, from the labels.
-        let label = |s: &heapcost::profile::Sample, k: &str| {
-            s.labels
-                .iter()
-                .find(|l| l.key == k)
-                .and_then(|l| match &l.value {
-                    heapcost::profile::LabelValue::Num { value, .. } => Some(*value),
-                    _ => None,
-                })
-        };
         let requested: i64 = p
             .samples
             .iter()
-            .map(|s| s.values[0] * label(s, "request").unwrap())
+            .map(|s| s.values[0] * label(s, "request"))
             .sum();
         let allocated: i64 = p
             .samples
             .iter()
-            .map(|s| s.values[0] * label(s, "bytes").unwrap())
+            .map(|s| s.values[0] * label(s, "bytes"))
             .sum();
         assert_eq!(allocated, p.total(space), "{run}: space is objects x bytes");
         assert_eq!(r.total.rounding, Some(allocated - requested), "{run}");
@@ -499,15 +500,6 @@ fn with_a_one_byte_interval_each_path_holds_exactly_what_the_workload_says() {
     for dump in gt["dumps"].as_array().unwrap() {
         let p = symbolized(&run.join(dump["file"].as_str().unwrap()));
         let names = NameTable::new(&p);
-        let request = |s: &heapcost::profile::Sample| {
-            s.labels
-                .iter()
-                .find(|l| l.key == "request")
-                .and_then(|l| match &l.value {
-                    heapcost::profile::LabelValue::Num { value, .. } => Some(*value),
-                    _ => None,
-                })
-        };
         // Per set of path keys on a stack: objects, requested, allocated.
         let mut ours: BTreeMap<Vec<String>, [i64; 3]> = BTreeMap::new();
         for s in &p.samples {
@@ -523,7 +515,7 @@ fn with_a_one_byte_interval_each_path_holds_exactly_what_the_workload_says() {
             }
             let e = ours.entry(set).or_default();
             e[0] += s.values[0];
-            e[1] += s.values[0] * request(s).unwrap();
+            e[1] += s.values[0] * label(s, "request");
             e[2] += s.values[1];
         }
         for m in dump["marker_sets"].as_array().unwrap() {

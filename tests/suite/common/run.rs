@@ -96,6 +96,11 @@ pub fn run_json(args: &[String]) -> Value {
         .args(args)
         .output()
         .unwrap();
+    json_of(&out)
+}
+
+/// The stdout of a run that must have succeeded, parsed as JSON.
+fn json_of(out: &Output) -> Value {
     assert!(
         out.status.success(),
         "{}",
@@ -118,11 +123,5 @@ pub fn mini(args: &[&str], n: u32) -> Output {
 
 /// [`mini`], expecting success; its stdout parsed as JSON.
 pub fn mini_json(args: &[&str], n: u32) -> Value {
-    let out = mini(args, n);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    json_of(&mini(args, n))
 }
