@@ -217,7 +217,7 @@ pub fn render_html(
         warnings => r.warnings.clone(),
         memory => r.memory.as_ref().map(|m| m.sentences.clone()),
         sample_type => r.sample_type.clone(),
-        total => scaled(r.total, unit),
+        total => scaled_pm(r.total, r.attribution.total_margin, unit),
         owners => Value::from(minijinja::value::Serde(&owner_rows(r))),
         kinds => Value::from(minijinja::value::Serde(&kind_rows(r))),
         matrix => matrix(r),

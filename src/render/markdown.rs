@@ -405,7 +405,7 @@ fn summary_headline(s: &mut String, r: &Report) {
     let _ = write!(
         s,
         "{label}: **{}** {}",
-        scaled(r.total, unit),
+        scaled_pm(r.total, a.total_margin, unit),
         r.sample_type
     );
     if let (Some(g), Some(from)) = (r.growth, &r.growth_from) {
@@ -428,11 +428,15 @@ fn summary_headline(s: &mut String, r: &Report) {
             s,
             ". Largest owner: **{}**, {} ({})",
             cell(&o.name),
-            scaled(o.value, unit),
+            scaled_pm(o.value, o.margin, unit),
             share_text(o.share)
         );
     }
     let _ = writeln!(s, ".");
+    if let Some(how) = &a.sampling {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "_{}; ± is the 95% sampling interval._", cell(how));
+    }
 }
 
 /// Warnings, the memory gap, and the owners with their heaviest paths.
@@ -464,7 +468,7 @@ fn summary_owners(s: &mut String, r: &Report) {
             s,
             "| {} | {} | {} | {path} |",
             cell(&o.name),
-            scaled(o.value, unit),
+            scaled_pm(o.value, o.margin, unit),
             share_text(o.share)
         );
     }

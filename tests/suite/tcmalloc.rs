@@ -594,3 +594,36 @@ fn the_markdown_and_json_views_carry_the_residency_table() {
             .all(|o| o["margin"].is_i64())
     );
 }
+
+#[test]
+fn the_reports_summary_and_html_show_the_sampling_intervals() {
+    let d = dir();
+    let path = |rel: &str| d.join(rel).to_string_lossy().into_owned();
+    let out = tempfile::tempdir().unwrap();
+    let html = out.path().join("r.html");
+    let md = out.path().join("r.md");
+    let status = super::common::run::heapcost()
+        .args(["report", "-q", &path("default-2/mini-envoy.allocs.pb.gz")])
+        .args([
+            "-b",
+            &path("mini-envoy-tcmalloc"),
+            "--symbols-path",
+            &path(""),
+        ])
+        .arg("-o")
+        .arg(&html)
+        .arg("--markdown")
+        .arg(&md)
+        .output()
+        .unwrap();
+    assert!(status.status.success());
+    let md = String::from_utf8(read(&md)).unwrap();
+    assert!(md.contains("**3663 ±1832** objects"), "{md}");
+    assert!(md.contains("| ext\\_proc | 1814 ±1539 |"), "{md}");
+    assert!(md.contains("± is the 95% sampling interval"), "{md}");
+    let html = String::from_utf8(read(&html)).unwrap();
+    assert!(
+        html.contains("1814 ±1539"),
+        "the HTML owner table shows the interval"
+    );
+}
